@@ -1,0 +1,25 @@
+/**
+ * Reading NUL-terminated names out of ELF string tables.
+ *
+ * @module
+ */
+import { ElfError, type ParseLocation } from '../errors.js';
+
+const decoder = new TextDecoder('utf-8');
+
+/**
+ * The NUL-terminated string at `offset` of string table `table`. ElfError (located at `where`) when the
+ * offset is past the end or the string runs off the end of the table.
+ */
+export function readCString(table: Uint8Array, offset: number, what: string, where: ParseLocation): string {
+  if (offset >= table.length) {
+    if (offset === 0) return '';
+    throw new ElfError(
+      `${what}: string offset ${offset} is past the end of the string table (${table.length} bytes)`,
+      where,
+    );
+  }
+  const end = table.indexOf(0, offset);
+  if (end < 0) throw new ElfError(`${what}: string at offset ${offset} is not NUL-terminated`, where);
+  return decoder.decode(table.subarray(offset, end));
+}
