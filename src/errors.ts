@@ -48,8 +48,11 @@ export class ParseError extends BpfError {
   readonly file: string | undefined;
   readonly section: string | undefined;
   readonly offset: number | undefined;
+  /** The message without its location prefix. */
+  readonly reason: string;
   constructor(message: string, code: string, where: ParseLocation = {}) {
     super(formatLocated(message, where), { code, command: code === 'EBADBTF' ? 'parse BTF' : 'parse ELF' });
+    this.reason = message;
     this.file = where.file;
     this.section = where.section;
     this.offset = where.offset;

@@ -4,11 +4,11 @@
  * @module
  */
 import { BpfError } from '../../errors.js';
-import { errnoName } from './errno.js';
-import { errno, syscall3p } from './libc.js';
+import { errnoDescription, errnoName } from './errno.js';
+import { errno, syscall3p, syscallNumbers } from './libc.js';
 
-/** x86-64 syscall number of bpf(2). */
-const SYS_bpf = 321;
+/** Syscall number of bpf(2) on this architecture. */
+const SYS_bpf = syscallNumbers.bpf;
 
 /** bpf() command numbers (`enum bpf_cmd` of the kernel UAPI). */
 export const BpfCmd = {
@@ -109,5 +109,9 @@ export function bpfFailure(cmd: number, err: number, what?: string): BpfError {
   const name = bpfCmdName(cmd);
   const code = errnoName(err);
   const subject = what === undefined ? '' : ` (${what})`;
-  return new BpfError(`${name}${subject} failed: ${code}`, { code, errno: err, command: name });
+  return new BpfError(`${name}${subject} failed: ${code} (${errnoDescription(err)})`, {
+    code,
+    errno: err,
+    command: name,
+  });
 }

@@ -1,0 +1,27 @@
+/**
+ * The object's BTF as the kernel wants it: clang leaves DATASEC sizes and variable offsets at 0 in `.o`
+ * files; they are filled in from the ELF sections and symbols before upload.
+ *
+ * @module
+ */
+import type { Btf, BtfType } from '../../btf/types.js';
+import type { ElfFile } from '../../elf/types.js';
+
+/** A copy of `btf` with every DATASEC of an ELF section given its size and its variables' offsets. */
+export function fixDatasecs(btf: Btf, elf: ElfFile): Btf {
+  let changed = false;
+  const types = btf.types.map((t): BtfType => {
+    if (t.kind !== 'datasec') return t;
+    const section = elf.sectionByName(t.name);
+    if (section === undefined) return t;
+    const symbols = new Map(elf.symbolsOf(section.index).map((s) => [s.name, s]));
+    const vars = t.vars.map((v) => {
+      const variable = btf.typeById(v.type);
+      const sym = symbols.get(variable.name);
+      return sym === undefined ? v : { ...v, offset: sym.value };
+    });
+    changed = true;
+    return { ...t, size: section.size, vars };
+  });
+  return changed ? btf.withTypes(types) : btf;
+}

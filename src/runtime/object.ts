@@ -1,0 +1,425 @@
+/**
+ * {@link BpfObject}: an eBPF object file opened for loading. `open()` parses; `load()` creates the token,
+ * uploads BTF, creates maps, links and loads programs and fills static initialisers, all or nothing;
+ * `close()` releases every kernel object.
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { loadKernelBtf } from '../btf/kernel.js';
+import { writeBtf } from '../btf/write.js';
+import { BpfError, OptionError } from '../errors.js';
+import { collectObject } from './collect/object.js';
+import { AttachTypes, ProgramTypes } from './kinds.js';
+import { fixDatasecs } from './load/btf.js';
+import { type ExtInfoSource, linkProgram } from './load/link.js';
+import { type CreatedMap, createMap } from './load/maps.js';
+import { loadWithLog } from './load/programs.js';
+import { BpfMap } from './map.js';
+import type { OpenOptions } from './options.js';
+import { type FeatureCache, newFeatureCache, sharedFeatureCache } from './probes.js';
+import { BpfProgram } from './program.js';
+import type { ObjectSpec } from './spec.js';
+import { BpfCmd } from './sys/bpf.js';
+import { btfLoad } from './sys/btf.js';
+import { closeFd } from './sys/fd.js';
+import { progInfo } from './sys/info.js';
+import { mapUpdate } from './sys/map.js';
+import { progBindMap } from './sys/prog.js';
+import {
+  closeTokenPlan,
+  createToken,
+  explainMissingDelegation,
+  resolveTokenOptions,
+  type TokenMode,
+  type TokenPlan,
+  type TokenResult,
+} from './token.js';
+
+/** The state of an object's token after `load()` (or before: `'pending'`). */
+export interface TokenState {
+  /** The mode the options chose. */
+  readonly mode: TokenMode;
+  /** The token FD, -1 when none. */
+  readonly fd: number;
+  /** Why there is no token (disabled, or the implicit attempt failed), else undefined. */
+  readonly reason: string | undefined;
+}
+
+/** An eBPF object: its programs and maps, before and after load. */
+export class BpfObject implements Disposable {
+  /** Object name (prefix of internal map names). */
+  readonly name: string;
+  /** Entry programs by C function name. */
+  readonly programs: ReadonlyMap<string, BpfProgram>;
+  /** Maps by name; global data maps by section name (`'.rodata'`, `'.bss'`, `'.data.foo'`). */
+  readonly maps: ReadonlyMap<string, BpfMap>;
+  /** The license string of the object. */
+  readonly license: string;
+  /** @internal */
+  readonly spec: ObjectSpec;
+  readonly #opts: OpenOptions;
+  readonly #plan: TokenPlan;
+  #token: TokenResult | undefined;
+  #features: FeatureCache | undefined;
+  #fds: number[] = [];
+  #loaded = false;
+  #closed = false;
+  #btfFd = -1;
+
+  private constructor(spec: ObjectSpec, opts: OpenOptions, plan: TokenPlan) {
+    this.spec = spec;
+    this.name = spec.name;
+    this.license = spec.license;
+    this.#opts = opts;
+    this.#plan = plan;
+    this.programs = new Map(spec.programs.map((p) => [p.name, new BpfProgram(p)]));
+    this.maps = new Map(spec.maps.map((m) => [m.name, new BpfMap(m)]));
+  }
+
+  /**
+   * Parses an object file (a path or its bytes) and validates the options. Makes no BPF syscall; the token
+   * options are resolved here (an explicit `bpfTokenFd` is duplicated at once).
+   *
+   * @throws ElfError / BtfError for malformed input, OptionError for wrong or conflicting options
+   */
+  static open(source: string | Uint8Array, opts: OpenOptions = {}): BpfObject {
+    const file = typeof source === 'string' ? source : undefined;
+    let bytes: Uint8Array;
+    if (typeof source === 'string') {
+      try {
+        bytes = readFileSync(source);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+        throw new BpfError(`cannot read object file ${source}: ${code}`, {
+          code,
+          command: 'open',
+          cause: err,
+        });
+      }
+    } else {
+      bytes = source;
+    }
+    checkOptions(opts);
+    const name = opts.objectName ?? (file === undefined ? 'bpf' : basename(file).split('.')[0] || 'bpf');
+    const spec = collectObject(bytes, file, name);
+    const plan = resolveTokenOptions(opts);
+    return new BpfObject(spec, opts, plan);
+  }
+
+  /** The token FD after `load()`, -1 when the object has none. */
+  get tokenFd(): number {
+    return this.#token?.fd ?? -1;
+  }
+
+  /** How the object's token was (or will be) obtained, and why there is none when there is none. */
+  get token(): TokenState {
+    const t = this.#token;
+    if (t === undefined) return { mode: this.#plan.mode, fd: -1, reason: undefined };
+    return { mode: t.mode, fd: t.fd, reason: t.kind === 'none' ? t.reason : undefined };
+  }
+
+  /** Whether `load()` succeeded (and `close()` has not run since). */
+  get loaded(): boolean {
+    return this.#loaded;
+  }
+
+  /** The feature cache this object's probes use (its own when it has a token). Available after load starts. */
+  get features(): FeatureCache {
+    if (this.#features === undefined) {
+      throw new BpfError('features are known only once load() has started', {
+        code: 'EINVAL',
+        command: 'features',
+      });
+    }
+    return this.#features;
+  }
+
+  /**
+   * Creates everything in the kernel: token, BTF, maps, programs, static initialisers. All or nothing: on
+   * failure every FD made so far is closed and the error is thrown.
+   *
+   * @throws BpfError (with `command` and `code`), VerifierError when a program is rejected
+   */
+  load(): void {
+    if (this.#closed)
+      throw new BpfError(`object '${this.name}' is closed`, { code: 'EBADF', command: 'load' });
+    if (this.#loaded)
+      throw new BpfError(`object '${this.name}' is already loaded`, { code: 'EALREADY', command: 'load' });
+    for (const p of this.programs.values()) p.freeze();
+    try {
+      this.#token = createToken(this.#plan);
+      if (this.#token.kind === 'token') this.#fds.push(this.#token.fd);
+      this.#features = this.#token.fd >= 0 ? newFeatureCache(this.#token.fd) : sharedFeatureCache();
+      this.#loadBtf();
+      this.#createMaps();
+      this.#loadPrograms();
+      this.#fillSlots();
+      this.#loaded = true;
+    } catch (err) {
+      this.#release();
+      throw err;
+    }
+  }
+
+  /** Closes every FD of the object (maps, programs, BTF, token). Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release();
+    closeTokenPlan(this.#plan);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #release(): void {
+    for (const m of this.maps.values()) m.detachKernelObject();
+    for (const p of this.programs.values()) p.setClosed();
+    for (const fd of this.#fds.splice(0).reverse()) closeFd(fd);
+    this.#createdMaps = new Map();
+    this.#btfFd = -1;
+    this.#loaded = false;
+  }
+
+  #own(fd: number): number {
+    this.#fds.push(fd);
+    return fd;
+  }
+
+  #loadBtf(): void {
+    const btf = this.spec.btf;
+    if (btf === undefined) return;
+    const bytes = writeBtf(fixDatasecs(btf, this.spec.elf));
+    try {
+      this.#btfFd = this.#own(btfLoad(bytes, { tokenFd: this.tokenFd }));
+    } catch (err) {
+      if (!(err instanceof BpfError)) throw err;
+      if (this.#needsBtf()) {
+        const why = this.#explainTokenEperm(err, { cmd: BpfCmd.BTF_LOAD });
+        err.message = `cannot load the object's BTF, which its programs need: ${err.message}${why}`;
+        throw err;
+      }
+      // BTF is optional for this object: go on without it, as libbpf does.
+      this.#btfFd = -1;
+    }
+  }
+
+  /** Whether some program cannot load without the object's BTF. */
+  #needsBtf(): boolean {
+    return this.spec.programs.some(
+      (p) => p.sectionSpec.requiresBtfTarget || p.sectionSpec.progType === 'struct_ops',
+    );
+  }
+
+  #createMaps(): void {
+    const created = new Map<string, CreatedMap>();
+    const features = this.features;
+    for (const m of this.maps.values()) {
+      const c = createMap(
+        m.spec,
+        {
+          btfFd: this.#btfFd,
+          tokenFd: this.tokenFd,
+          pinRoot: this.#opts.pinRootPath ?? '/sys/fs/bpf',
+          names: features.has('map_name'),
+          mmapable: features.has('mmapable_array'),
+          explain: (err, mapType) => this.#explainTokenEperm(err, { cmd: BpfCmd.MAP_CREATE, mapType }),
+        },
+        m.internal ? m.initialBytes() : undefined,
+      );
+      this.#own(c.fd);
+      // The map owns its mapped memory from here on, so a failure later in load() releases it too.
+      m.attachKernelObject(c.fd, c.memory);
+      created.set(m.name, c);
+    }
+    this.#createdMaps = created;
+  }
+
+  #createdMaps = new Map<string, CreatedMap>();
+
+  #mapFd = (name: string): number => {
+    const c = this.#createdMaps.get(name);
+    if (c === undefined) {
+      throw new BpfError(`a program references map '${name}', which was not created`, {
+        code: 'ENOENT',
+        command: 'link',
+      });
+    }
+    return c.fd;
+  };
+
+  #loadPrograms(): void {
+    const ext = extSource(this.spec, this.#btfFd >= 0);
+    const logLevel = this.#opts.kernelLogLevel ?? 0;
+    const names = this.features.has('prog_name');
+    const rodata = this.#createdMaps.get('.rodata');
+    let kernelBtf: ReturnType<typeof loadKernelBtf> | undefined;
+    for (const program of this.programs.values()) {
+      if (!program.autoload) continue;
+      const spec = program.spec;
+      const section = spec.sectionSpec;
+      if (section.invalidTarget !== undefined) {
+        throw new BpfError(
+          `program '${program.name}' in section '${spec.sectionName}': ${section.invalidTarget}`,
+          {
+            code: 'EINVAL',
+            command: 'BPF_PROG_LOAD',
+          },
+        );
+      }
+      const linked = linkProgram(this.spec, spec, this.#mapFd, ext);
+      let attachBtfId: number | undefined;
+      if (section.btfTarget !== undefined) {
+        kernelBtf ??= loadKernelBtf();
+        const t = section.btfTarget;
+        const found = kernelBtf.findByName(t.name, t.kind);
+        if (found === undefined) {
+          throw new BpfError(
+            `program '${program.name}': the kernel has no ${t.kind} '${t.name}' to attach to (section '${spec.sectionName}')`,
+            { code: 'ESRCH', command: 'BPF_PROG_LOAD' },
+          );
+        }
+        attachBtfId = found.id;
+      }
+      const progType = ProgramTypes[section.progType];
+      const attachType =
+        section.expectedAttachType === undefined ? 0 : AttachTypes[section.expectedAttachType];
+      try {
+        const { fd, log } = loadWithLog(
+          {
+            type: progType,
+            expectedAttachType: attachType,
+            insns: linked.insns,
+            license: this.spec.license,
+            name: names ? kernelProgName(program.name) : '',
+            kernVersion: this.spec.kernelVersion,
+            flags: section.progFlags,
+            btfFd: this.#btfFd,
+            funcInfo: records(linked.funcInfo, 8, (v, r, o) => {
+              v.setUint32(o, r.insn, true);
+              v.setUint32(o + 4, r.typeId, true);
+            }),
+            lineInfo: records(linked.lineInfo, 16, (v, r, o) => {
+              v.setUint32(o, r.insn, true);
+              v.setUint32(o + 4, r.fileNameOff, true);
+              v.setUint32(o + 8, r.lineOff, true);
+              v.setUint32(o + 12, r.lineCol, true);
+            }),
+            attachBtfId,
+            tokenFd: this.tokenFd,
+          },
+          program.name,
+          logLevel,
+        );
+        this.#own(fd);
+        if (rodata !== undefined && !linked.maps.has('.rodata')) {
+          // As libbpf does: keep .rodata (metadata) bound to every program so tools can find it.
+          try {
+            progBindMap(fd, rodata.fd);
+          } catch {
+            // Binding is informational only; older kernels lack PROG_BIND_MAP.
+          }
+        }
+        program.setLoaded(fd, progInfo(fd).tag, log);
+      } catch (err) {
+        if (err instanceof BpfError) {
+          err.message = `program '${program.name}' (section '${spec.sectionName}'): ${err.message}${this.#explainTokenEperm(err, { cmd: BpfCmd.PROG_LOAD, progType, attachType })}`;
+        }
+        throw err;
+      }
+    }
+  }
+
+  #fillSlots(): void {
+    const key = new Uint8Array(4);
+    const value = new Uint8Array(4);
+    const kv = new DataView(key.buffer);
+    const vv = new DataView(value.buffer);
+    for (const m of this.maps.values()) {
+      for (const [slot, init] of m.spec.slots) {
+        let fd: number;
+        if (init.kind === 'program') {
+          const p = this.programs.get(init.name);
+          if (p === undefined || p.fd < 0) {
+            throw new BpfError(
+              `map '${m.name}' slot ${slot} names program '${init.name}', which is not loaded`,
+              {
+                code: 'ENOENT',
+                command: 'BPF_MAP_UPDATE_ELEM',
+              },
+            );
+          }
+          fd = p.fd;
+        } else {
+          fd = this.#mapFd(init.name);
+        }
+        kv.setUint32(0, slot, true);
+        vv.setUint32(0, fd, true);
+        mapUpdate(this.#mapFd(m.name), key, value);
+      }
+    }
+  }
+
+  /** When `err` is an EPERM under a token, a sentence naming what the token does not allow. */
+  #explainTokenEperm(err: BpfError, failed: Parameters<typeof explainMissingDelegation>[1]): string {
+    if (err.errno !== 1 || this.tokenFd < 0) return '';
+    const why = explainMissingDelegation(this.tokenFd, failed);
+    return why === undefined ? '' : `. ${why}`;
+  }
+}
+
+/** Kernel-visible program name: at most 15 characters of `[A-Za-z0-9_.]`. */
+function kernelProgName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+function records<R>(
+  list: readonly R[],
+  recSize: number,
+  put: (v: DataView, r: R, offset: number) => void,
+): { bytes: Uint8Array; recSize: number; count: number } | undefined {
+  if (list.length === 0) return undefined;
+  const bytes = new Uint8Array(list.length * recSize);
+  const v = new DataView(bytes.buffer);
+  for (let i = 0; i < list.length; i++) put(v, list[i], i * recSize);
+  return { bytes, recSize, count: list.length };
+}
+
+function extSource(spec: ObjectSpec, btfLoaded: boolean): ExtInfoSource | undefined {
+  const ext = spec.btfExt;
+  if (ext === undefined || !btfLoaded) return undefined;
+  const funcs = new Map(ext.funcInfo.map((s) => [s.section, s.records]));
+  const lines = new Map(
+    ext.lineInfo.map((s) => [
+      s.section,
+      s.records.map((r) => ({
+        insnOff: r.insnOff,
+        fileNameOff: r.fileNameOff,
+        lineOff: r.lineOff,
+        lineCol: (r.lineNum << 10) | r.column,
+      })),
+    ]),
+  );
+  return { funcInfo: (s) => funcs.get(s) ?? [], lineInfo: (s) => lines.get(s) ?? [] };
+}
+
+function checkOptions(opts: OpenOptions): void {
+  const level = opts.kernelLogLevel;
+  if (level !== undefined && (!Number.isInteger(level) || level < 0 || level > 0xff)) {
+    throw new OptionError(
+      `kernelLogLevel must be an integer log level (0, 1, 2, or with 4 for stats), got ${level}`,
+      {
+        option: 'kernelLogLevel',
+      },
+    );
+  }
+  for (const key of ['objectName', 'pinRootPath', 'btfCustomPath', 'kconfig'] as const) {
+    const v = opts[key];
+    if (v !== undefined && typeof v !== 'string') {
+      throw new OptionError(`${key} must be a string`, { option: key });
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * {@link BpfProgram}: one entry program of an object.
+ *
+ * @module
+ */
+import { BpfError } from '../errors.js';
+import type { AttachType, ProgramType } from './kinds.js';
+import type { SectionSpec } from './sections.js';
+import type { ProgramSpec } from './spec.js';
+
+/** An entry program of a {@link BpfObject}, by C function name. */
+export class BpfProgram {
+  /** The C function name. */
+  readonly name: string;
+  /** The ELF section it came from, `?` included. */
+  readonly sectionName: string;
+  readonly type: ProgramType;
+  /** The expected attach type it is loaded with, or undefined for none (0). */
+  readonly expectedAttachType: AttachType | undefined;
+  /** @internal */
+  readonly spec: ProgramSpec;
+  #autoload: boolean;
+  #autoattach: boolean;
+  #fd = -1;
+  #tag = '';
+  #log = '';
+  #frozen = false;
+
+  /** @internal Made by `BpfObject.open()`. */
+  constructor(spec: ProgramSpec) {
+    this.spec = spec;
+    this.name = spec.name;
+    this.sectionName = spec.sectionName;
+    this.type = spec.sectionSpec.progType;
+    this.expectedAttachType = spec.sectionSpec.expectedAttachType;
+    this.#autoload = spec.sectionSpec.autoload;
+    this.#autoattach = spec.sectionSpec.autoAttach;
+  }
+
+  /** The section spec this program was classified with. */
+  get section(): SectionSpec {
+    return this.spec.sectionSpec;
+  }
+
+  /** Whether `load()` loads this program (false for `?` sections). Settable until load. */
+  get autoload(): boolean {
+    return this.#autoload;
+  }
+  set autoload(value: boolean) {
+    this.#assertNotLoaded('autoload');
+    this.#autoload = value;
+  }
+
+  /** Whether `attach()` of the object attaches this program. */
+  get autoattach(): boolean {
+    return this.#autoattach;
+  }
+  set autoattach(value: boolean) {
+    this.#autoattach = value;
+  }
+
+  /** The program's FD after load; -1 before, when not loaded, and after close. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** The kernel's program tag (16 hex digits) after load, else `''`. */
+  get tag(): string {
+    return this.#tag;
+  }
+
+  /** The verifier log of the last load when `kernelLogLevel` asked for one, else `''`. */
+  get verifierLog(): string {
+    return this.#log;
+  }
+
+  /** @internal */
+  setLoaded(fd: number, tag: string, log: string): void {
+    this.#fd = fd;
+    this.#tag = tag;
+    this.#log = log;
+    this.#frozen = true;
+  }
+
+  /** @internal */
+  setClosed(): void {
+    this.#fd = -1;
+    this.#tag = '';
+  }
+
+  /** @internal Marks that load() ran, so autoload is fixed even for programs that were not loaded. */
+  freeze(): void {
+    this.#frozen = true;
+  }
+
+  #assertNotLoaded(what: string): void {
+    if (this.#frozen) {
+      throw new BpfError(`program '${this.name}': ${what} can only change before load()`, {
+        code: 'EBUSY',
+        command: what,
+      });
+    }
+  }
+}
