@@ -363,11 +363,15 @@ export class BpfObject implements Disposable {
     }
   }
 
-  /** When `err` is an EPERM under a token, a sentence naming what the token does not allow. */
+  /** For an EPERM: a sentence naming what the token does not allow, or why the object has no token. */
   #explainTokenEperm(err: BpfError, failed: Parameters<typeof explainMissingDelegation>[1]): string {
-    if (err.errno !== 1 || this.tokenFd < 0) return '';
-    const why = explainMissingDelegation(this.tokenFd, failed);
-    return why === undefined ? '' : `. ${why}`;
+    if (err.errno !== 1) return '';
+    if (this.tokenFd >= 0) {
+      const why = explainMissingDelegation(this.tokenFd, failed);
+      return why === undefined ? '' : `. ${why}`;
+    }
+    const none = this.#token?.kind === 'none' ? ` (no BPF token: ${this.#token.reason})` : '';
+    return `. This needs CAP_BPF in the initial user namespace (run as root), or a BPF token from a delegated BPF FS (bpfTokenPath or LIBBPF_BPF_TOKEN_PATH)${none}`;
   }
 }
 
