@@ -30,14 +30,19 @@ export const syscall5 = libc.func('long syscall(long nr, long a, long b, long c,
   e: number | bigint,
 ) => number;
 
-/** Syscall numbers that libc has no wrapper for, per CPU architecture (from the kernel's syscall tables). */
+/**
+ * Numbers of the syscalls libc has no wrapper for, per CPU architecture (from the kernel's syscall tables).
+ * arm64, riscv64 and loongarch64 share the asm-generic table.
+ */
 const SYSCALL_NUMBERS: Record<string, { bpf: number; perfEventOpen: number }> = {
   x64: { bpf: 321, perfEventOpen: 298 },
-  arm64: { bpf: 280, perfEventOpen: 241 },
+  ppc64: { bpf: 361, perfEventOpen: 319 },
+  s390x: { bpf: 351, perfEventOpen: 331 },
 };
+const ASM_GENERIC = { bpf: 280, perfEventOpen: 241 };
 
 /** Numbers of the raw syscalls used here, for the running architecture. */
-export const syscallNumbers = SYSCALL_NUMBERS[process.arch] ?? SYSCALL_NUMBERS.x64!;
+export const syscallNumbers = SYSCALL_NUMBERS[process.arch] ?? ASM_GENERIC;
 
 /** `close(2)`. */
 export const cClose = libc.func('int close(int fd)') as (fd: number) => number;
