@@ -1,0 +1,117 @@
+/**
+ * Emits the TypeScript declarations of a {@link TypePlan}: for each struct or union an interface and its
+ * codec const of the same name (`event` is both the type and the `Codec<event>`), for each enum a const
+ * object of its enumerators and a type alias, and for each requested typedef an alias of both.
+ *
+ * @module
+ */
+import type { BtfType } from '../btf/types.js';
+import type { CodecEmitter } from './codecs.js';
+import { docLines } from './codecs.js';
+import { assignKeyed, commentText } from './names.js';
+import { cDeclaration, type Field, fieldsOf, fieldTsType, type TypePlan, tsTypeOf } from './types.js';
+
+/** `C: \`decl\`` for TSDoc, escaped. */
+export function cDoc(decl: string): string {
+  return `C: \`${commentText(decl)}\``;
+}
+
+/** Lines declaring every type of the plan, blocks separated by blank lines. */
+export function emitDeclarations(emitter: CodecEmitter): string[] {
+  const { plan } = emitter;
+  const blocks: string[][] = [];
+  for (const id of plan.decls) {
+    const t = plan.btf.typeById(id);
+    const name = plan.names.get(id) as string;
+    if (t.kind === 'enum' || t.kind === 'enum64') blocks.push(emitEnum(t, name));
+    else if (t.kind === 'struct' || t.kind === 'union') blocks.push(emitAggregate(emitter, t, name));
+  }
+  for (const a of plan.aliases) {
+    const cDecl = cDeclaration(plan.btf, a.target, a.cName);
+    blocks.push([
+      ...docLines([`${cDoc(`typedef ${cDecl}`)}`], ''),
+      `export type ${a.name} = ${tsTypeOf(plan, a.target)};`,
+      ...docLines([`Codec of \`${commentText(a.cName)}\`.`], ''),
+      `export const ${a.name}: Codec<${a.name}> = ${emitter.codecExpr(a.target, '')};`,
+    ]);
+  }
+  return blocks.flatMap((b, i) => (i === 0 ? b : ['', ...b]));
+}
+
+function cTypeName(t: BtfType): string {
+  return `${t.kind === 'enum64' ? 'enum' : t.kind} ${t.name}`;
+}
+
+function emitEnum(t: BtfType & { kind: 'enum' | 'enum64' }, name: string): string[] {
+  const big = t.kind === 'enum64' || t.size === 8;
+  const names = assignKeyed(t.values.map((v, i) => [i, v.name] as const));
+  const lines = [
+    ...docLines([`${cDoc(t.name === '' ? 'enum' : cTypeName(t))}: its enumerators.`], ''),
+    `export const ${name} = {`,
+  ];
+  t.values.forEach((v, i) => {
+    const value = big ? `${BigInt(v.value)}n` : String(v.value);
+    const renamed = names.get(i) === v.name ? [] : docLines([cDoc(v.name)], '  ');
+    lines.push(...renamed, `  ${names.get(i)}: ${value},`);
+  });
+  lines.push(
+    '} as const;',
+    ...docLines(
+      [`A value of ${cDoc(cTypeName(t))} (C enums are open: any ${big ? 'bigint' : 'number'}).`],
+      '',
+    ),
+    `export type ${name} = ${big ? 'bigint' : 'number'};`,
+  );
+  return lines;
+}
+
+function fieldDoc(plan: TypePlan, f: Field): string {
+  const decl = cDeclaration(plan.btf, f.type, f.cName, f.bitfieldSize);
+  const where =
+    f.bitfieldSize > 0
+      ? `bit offset ${f.bitOffset}`
+      : `offset ${f.bitOffset / 8}${f.inUnion ? ' (in a union)' : ''}`;
+  return `${cDoc(decl)}, ${where}`;
+}
+
+function emitAggregate(
+  emitter: CodecEmitter,
+  t: BtfType & { kind: 'struct' | 'union' },
+  name: string,
+): string[] {
+  const { plan } = emitter;
+  const fields = fieldsOf(plan.btf, t.id);
+  const size = t.size;
+  const cName = t.name === '' ? `${t.kind} (anonymous)` : cTypeName(t);
+  const union = t.kind === 'union';
+  const lines = [...docLines([`${cDoc(cName)}: ${size} bytes.`], ''), `export interface ${name} {`];
+  for (const f of fields) {
+    lines.push(...docLines([fieldDoc(plan, f)], '  '), `  ${f.name}: ${fieldTsType(plan, f)};`);
+  }
+  lines.push('}', '');
+  const decode = emitter.decodeFields(fields, 'offset', 0, '    ');
+  const encode = emitter.encodeFields(fields, 'value', 'offset', 0);
+  if (union) emitter.use('UnionCodec');
+  const codecType = union ? `UnionCodec<${name}>` : `Codec<${name}>`;
+  const valueType = union ? `Partial<${name}>` : name;
+  lines.push(
+    ...docLines(
+      [
+        union
+          ? `Codec of ${cDoc(cName)}: encode writes the members present, in declaration order.`
+          : `Codec of ${cDoc(cName)}.`,
+      ],
+      '',
+    ),
+    `export const ${name}: ${codecType} = {`,
+    `  size: ${size},`,
+    `  decode(view: DataView, offset: number): ${name} {`,
+    `    return ${decode};`,
+    '  },',
+    `  encode(value: ${valueType}, view: DataView, offset: number): void {`,
+    ...encode.map((l) => `    ${l}`),
+    '  },',
+    '};',
+  );
+  return lines;
+}
