@@ -3,9 +3,10 @@
  *
  * @module
  */
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BpfError } from '../errors.js';
+import type { EmbedMode } from '../gen/skeleton.js';
 import {
   SANDBOX_HELP,
   type SandboxCliArgs,
@@ -14,6 +15,7 @@ import {
   sandboxOptionsFromCli,
 } from '../sandbox/cli.js';
 import { runSandbox } from '../sandbox/run.js';
+import { runGen, watchGen } from './gen.js';
 import { formatInspect, inspectObject } from './inspect.js';
 import { packageVersion } from './package.js';
 import { formatTokenReport, tokenReport } from './token.js';
@@ -21,6 +23,33 @@ import { formatTokenReport, tokenReport } from './token.js';
 /** Prints `value` as JSON or as text. */
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
   process.stdout.write(`${json === true ? JSON.stringify(value, null, 2) : text()}\n`);
+}
+
+/** Options shared by the gen commands. */
+function genOptions<T>(y: Argv<T>) {
+  return y
+    .positional('object', { type: 'string', demandOption: true, describe: 'compiled eBPF object (.bpf.o)' })
+    .option('output', { alias: 'o', type: 'string', describe: 'output file, - for stdout' })
+    .option('type', {
+      type: 'string',
+      array: true,
+      describe:
+        'also generate this C type (struct/union/enum/typedef name); MAP=TYPE also types ring buffer MAP',
+    })
+    .option('watch', { type: 'boolean', default: false, describe: 'regenerate whenever the object changes' });
+}
+
+function gen(
+  kind: 'skeleton' | 'types',
+  a: { object: string; output?: string; type?: string[]; watch: boolean; name?: string; embed?: EmbedMode },
+): void {
+  const args = { object: a.object, output: a.output, types: a.type, name: a.name, embed: a.embed };
+  if (a.watch) {
+    watchGen(kind, args, (line) => process.stderr.write(`${line}\n`));
+    return;
+  }
+  const r = runGen(kind, args);
+  if (r.output !== '-') process.stderr.write(`wrote ${r.output}${r.sidecar ? ` and ${r.sidecar}` : ''}\n`);
 }
 
 /** Runs the CLI with `argv` (without node and script). */
@@ -35,6 +64,29 @@ export async function main(argv: string[]): Promise<void> {
     .strict()
     .demandCommand(1, 'Name a command; see --help.')
     .option('json', { type: 'boolean', describe: 'machine-readable output where a command has any' })
+    .command('gen', 'Generate TypeScript from a compiled eBPF object', (y) =>
+      y
+        .command(
+          'skeleton <object>',
+          'Write a typed skeleton (<object>.skel.ts beside the object unless -o says otherwise)',
+          (g) =>
+            genOptions(g)
+              .option('name', { type: 'string', describe: 'class name base (Minimal gives MinimalSkel)' })
+              .option('embed', {
+                choices: ['inline', 'file', 'auto'] as const,
+                default: 'auto' as const,
+                describe: 'object bytes: base64 in the module, a file beside it, or by size (256 KiB)',
+              }),
+          (a) => gen('skeleton', a),
+        )
+        .command(
+          'types <object>',
+          "Write only the TypeScript types and codecs of the object's BTF",
+          (g) => genOptions(g),
+          (a) => gen('types', a),
+        )
+        .demandCommand(1, 'Name what to generate: skeleton or types.'),
+    )
     .command(
       'inspect <object>',
       'Show the programs, maps and global variables of a .bpf.o as the loader sees them',
