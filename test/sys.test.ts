@@ -4,14 +4,15 @@
  * BTF upload, mmap of an mmapable array, perf events, epoll on a ring buffer, links, cgroup attach, and no
  * FD left open at the end.
  */
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelBtf } from '../src/btf/kernel.js';
 import { BpfError, OptionError } from '../src/errors.js';
+import { AttachTypes, LinkTypes, MapTypes, ProgramTypes } from '../src/runtime/kinds.js';
 import {
   AttachFlag,
-  AttachType,
   BPF_F_TOKEN_FD,
   BpfCmd,
   btfData,
@@ -29,7 +30,6 @@ import {
   fdinfo,
   isFdOpen,
   iterCreate,
-  LinkType,
   type LoadLogResult,
   linkCreate,
   linkDetach,
@@ -38,7 +38,6 @@ import {
   linkUpdate,
   MapFlag,
   MapMode,
-  MapType,
   mapCreate,
   mapDelete,
   mapDeleteBatch,
@@ -64,7 +63,6 @@ import {
   PERF_EVENT_IOC_SET_BPF,
   PerfSwConfig,
   PerfType,
-  ProgType,
   Prot,
   pageSize,
   parseCpuList,
@@ -173,16 +171,16 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
   describe('maps', () => {
     it('creates each common map type with the asked geometry', () => {
       const cases = [
-        { type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16 },
-        { type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 },
-        { type: MapType.PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 16 },
-        { type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 },
-        { type: MapType.LRU_HASH, keySize: 8, valueSize: 16, maxEntries: 32 },
-        { type: MapType.QUEUE, keySize: 0, valueSize: 8, maxEntries: 8 },
-        { type: MapType.STACK, keySize: 0, valueSize: 8, maxEntries: 8 },
-        { type: MapType.LPM_TRIE, keySize: 8, valueSize: 8, maxEntries: 8, flags: MapFlag.NO_PREALLOC },
-        { type: MapType.BLOOM_FILTER, keySize: 0, valueSize: 8, maxEntries: 8, mapExtra: 3n },
-        { type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: pageSize() * 4 },
+        { type: MapTypes.hash, keySize: 4, valueSize: 8, maxEntries: 16 },
+        { type: MapTypes.array, keySize: 4, valueSize: 8, maxEntries: 4 },
+        { type: MapTypes.percpu_hash, keySize: 4, valueSize: 8, maxEntries: 16 },
+        { type: MapTypes.percpu_array, keySize: 4, valueSize: 8, maxEntries: 4 },
+        { type: MapTypes.lru_hash, keySize: 8, valueSize: 16, maxEntries: 32 },
+        { type: MapTypes.queue, keySize: 0, valueSize: 8, maxEntries: 8 },
+        { type: MapTypes.stack, keySize: 0, valueSize: 8, maxEntries: 8 },
+        { type: MapTypes.lpm_trie, keySize: 8, valueSize: 8, maxEntries: 8, flags: MapFlag.NO_PREALLOC },
+        { type: MapTypes.bloom_filter, keySize: 0, valueSize: 8, maxEntries: 8, mapExtra: 3n },
+        { type: MapTypes.ringbuf, keySize: 0, valueSize: 0, maxEntries: pageSize() * 4 },
       ];
       withFds((keep) => {
         for (const c of cases) {
@@ -205,7 +203,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     it('looks up, updates, deletes and iterates a hash map', () => {
       withFds((keep) => {
         const fd = keep(
-          mapCreate({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 16, name: 'h' }),
+          mapCreate({ type: MapTypes.hash, keySize: 4, valueSize: 8, maxEntries: 16, name: 'h' }),
         );
         const value = new Uint8Array(8);
         expect(mapLookup(fd, u32Key(1), value)).toBe(false);
@@ -242,7 +240,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     it('keeps per-CPU values, one slot per possible CPU', () => {
       const cpus = possibleCpuCount();
       withFds((keep) => {
-        const fd = keep(mapCreate({ type: MapType.PERCPU_ARRAY, keySize: 4, valueSize: 8, maxEntries: 2 }));
+        const fd = keep(mapCreate({ type: MapTypes.percpu_array, keySize: 4, valueSize: 8, maxEntries: 2 }));
         const values = new Uint8Array(8 * cpus);
         for (let c = 0; c < cpus; c++) values.set(u64Value(BigInt(10 + c)), c * 8);
         mapUpdate(fd, u32Key(1), values);
@@ -254,8 +252,8 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
 
     it('pushes and pops queues in FIFO and stacks in LIFO order', () => {
       withFds((keep) => {
-        const queue = keep(mapCreate({ type: MapType.QUEUE, keySize: 0, valueSize: 8, maxEntries: 4 }));
-        const stack = keep(mapCreate({ type: MapType.STACK, keySize: 0, valueSize: 8, maxEntries: 4 }));
+        const queue = keep(mapCreate({ type: MapTypes.queue, keySize: 0, valueSize: 8, maxEntries: 4 }));
+        const stack = keep(mapCreate({ type: MapTypes.stack, keySize: 0, valueSize: 8, maxEntries: 4 }));
         for (const fd of [queue, stack]) for (const n of [1n, 2n, 3n]) mapUpdate(fd, null, u64Value(n));
         const v = new Uint8Array(8);
         const drain = (fd: number) => {
@@ -272,7 +270,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
 
     it('does batch update, lookup in chunks, lookup-and-delete and delete', () => {
       withFds((keep) => {
-        const fd = keep(mapCreate({ type: MapType.HASH, keySize: 4, valueSize: 8, maxEntries: 64 }));
+        const fd = keep(mapCreate({ type: MapTypes.hash, keySize: 4, valueSize: 8, maxEntries: 64 }));
         const n = 40;
         const keys = new Uint8Array(4 * n);
         const values = new Uint8Array(8 * n);
@@ -318,7 +316,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
 
     it('refuses updates after freeze with EPERM', () => {
       withFds((keep) => {
-        const fd = keep(mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2 }));
+        const fd = keep(mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 8, maxEntries: 2 }));
         mapUpdate(fd, u32Key(0), u64Value(5n));
         mapFreeze(fd);
         const err = expectBpfError(
@@ -338,7 +336,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       using fs = tempBpffs();
       withFds((keep) => {
         const fd = keep(
-          mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, name: 'pinned' }),
+          mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1, name: 'pinned' }),
         );
         objPin(fd, `${fs.path}/m`);
         const again = keep(objGet(`${fs.path}/m`));
@@ -355,7 +353,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
 
     it('walks map ids and opens maps by id', () => {
       withFds((keep) => {
-        const fd = keep(mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }));
+        const fd = keep(mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1 }));
         const id = mapInfo(fd).id;
         const ids: number[] = [];
         for (let cur = mapGetNextId(0); cur !== undefined; cur = mapGetNextId(cur)) ids.push(cur);
@@ -370,15 +368,15 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       const previous = setBpfTraceHook((cmd) => calls.push(cmd));
       try {
         expect(() =>
-          mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }),
+          mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }),
         ).toThrow(OptionError);
-        expect(() => mapCreate({ type: MapType.ARRAY, keySize: -1, valueSize: 4, maxEntries: 1 })).toThrow(
+        expect(() => mapCreate({ type: MapTypes.array, keySize: -1, valueSize: 4, maxEntries: 1 })).toThrow(
           OptionError,
         );
         expect(() => mapLookup(-1, u32Key(0), new Uint8Array(4))).toThrow(OptionError);
         expect(() => mapLookup(3, new Uint8Array(0), new Uint8Array(4))).toThrow(/empty/);
         expect(() =>
-          progLoad({ type: ProgType.SOCKET_FILTER, insns: new Uint8Array(5), license: 'GPL' }),
+          progLoad({ type: ProgramTypes.socket_filter, insns: new Uint8Array(5), license: 'GPL' }),
         ).toThrow(OptionError);
         expect(() => objPin(3, 'a\0b')).toThrow(OptionError);
       } finally {
@@ -397,7 +395,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         );
         expect(err.message).toContain(`map fd ${epfd}`);
         expectBpfError(
-          () => mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 0 }),
+          () => mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 0 }),
           'EINVAL',
           'BPF_MAP_CREATE',
         );
@@ -436,7 +434,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         const cases: [number, () => unknown, number, number][] = [
           [
             BpfCmd.MAP_CREATE,
-            () => mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, tokenFd: fake }),
+            () => mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1, tokenFd: fake }),
             76,
             16,
           ],
@@ -444,7 +442,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
             BpfCmd.PROG_LOAD,
             () =>
               progLoad({
-                type: ProgType.SOCKET_FILTER,
+                type: ProgramTypes.socket_filter,
                 insns: prog(movImm(0, 0), exit()),
                 license: 'GPL',
                 tokenFd: fake,
@@ -464,7 +462,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         expect(plain.readUInt32LE(8)).toBe(0);
         expect(plain.readInt32LE(12)).toBe(0);
         const noToken = captured(BpfCmd.MAP_CREATE, () =>
-          mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 0, tokenFd: -1 }),
+          mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 0, tokenFd: -1 }),
         );
         expect(noToken.readUInt32LE(16) & BPF_F_TOKEN_FD).toBe(0);
         expect(noToken.readInt32LE(76)).toBe(0);
@@ -477,7 +475,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         const link = (attachType: number, extra: Parameters<typeof linkCreate>[4], target = 0) =>
           captured(BpfCmd.LINK_CREATE, () => linkCreate(notProg, target, attachType, 0, extra));
 
-        let a = link(AttachType.TRACE_KPROBE_MULTI, {
+        let a = link(AttachTypes.trace_kprobe_multi, {
           kind: 'kprobe_multi',
           flags: 1,
           syms: ['do_sys_open', 'ksys_read'],
@@ -485,7 +483,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         });
         expect([a.readUInt32LE(0), a.readUInt32LE(8), a.readUInt32LE(16), a.readUInt32LE(20)]).toEqual([
           notProg,
-          AttachType.TRACE_KPROBE_MULTI,
+          AttachTypes.trace_kprobe_multi,
           1,
           2,
         ]);
@@ -493,7 +491,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         expect(a.readBigUInt64LE(32)).toBe(0n);
         expect(u64At(a.readBigUInt64LE(40), 2)).toEqual([5n, 6n]);
 
-        a = link(AttachType.TRACE_UPROBE_MULTI, {
+        a = link(AttachTypes.trace_uprobe_multi, {
           kind: 'uprobe_multi',
           path: '/bin/true',
           offsets: [0x10n, 0x20n],
@@ -508,24 +506,24 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         expect([a.readUInt32LE(48), a.readUInt32LE(52), a.readUInt32LE(56)]).toEqual([2, 1, 77]);
         expect(a.length).toBe(60);
 
-        a = link(AttachType.TCX_INGRESS, { kind: 'tcx', relativeFdOrId: 9, expectedRevision: 3n }, 1);
+        a = link(AttachTypes.tcx_ingress, { kind: 'tcx', relativeFdOrId: 9, expectedRevision: 3n }, 1);
         expect([a.readUInt32LE(4), a.readUInt32LE(16), a.readBigUInt64LE(24)]).toEqual([1, 9, 3n]);
 
-        a = link(AttachType.TRACE_FENTRY, { kind: 'tracing', targetBtfId: 1234, cookie: 0xabcn });
+        a = link(AttachTypes.trace_fentry, { kind: 'tracing', targetBtfId: 1234, cookie: 0xabcn });
         expect([a.readUInt32LE(16), a.readBigUInt64LE(24)]).toEqual([1234, 0xabcn]);
 
-        a = link(AttachType.NETFILTER, { kind: 'netfilter', pf: 2, hooknum: 1, priority: -100, flags: 0 });
+        a = link(AttachTypes.netfilter, { kind: 'netfilter', pf: 2, hooknum: 1, priority: -100, flags: 0 });
         expect([a.readUInt32LE(16), a.readUInt32LE(20), a.readInt32LE(24)]).toEqual([2, 1, -100]);
 
         expect(() =>
-          linkCreate(notProg, 0, AttachType.TRACE_KPROBE_MULTI, 0, {
+          linkCreate(notProg, 0, AttachTypes.trace_kprobe_multi, 0, {
             kind: 'kprobe_multi',
             syms: ['a'],
             cookies: [],
           }),
         ).toThrow(OptionError);
         expect(() =>
-          linkCreate(notProg, 0, AttachType.TRACE_KPROBE_MULTI, 0, { kind: 'kprobe_multi' }),
+          linkCreate(notProg, 0, AttachTypes.trace_kprobe_multi, 0, { kind: 'kprobe_multi' }),
         ).toThrow(OptionError);
       });
     });
@@ -536,7 +534,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       withFds((keep) => {
         const fd = keep(
           progLoad({
-            type: ProgType.SOCKET_FILTER,
+            type: ProgramTypes.socket_filter,
             insns: prog(movImm(0, 0), exit()),
             license: 'GPL',
             name: 'ret0',
@@ -544,7 +542,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         );
         const info = progInfo(fd);
         expect(info).toMatchObject({
-          type: ProgType.SOCKET_FILTER,
+          type: ProgramTypes.socket_filter,
           name: 'ret0',
           xlatedProgLen: 16,
           mapIds: [],
@@ -571,11 +569,11 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
 
     it('lists the maps a program uses, and binds more', () => {
       withFds((keep) => {
-        const a = keep(mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }));
-        const b = keep(mapCreate({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 }));
+        const a = keep(mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1 }));
+        const b = keep(mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1 }));
         const fd = keep(
           progLoad({
-            type: ProgType.SOCKET_FILTER,
+            type: ProgramTypes.socket_filter,
             insns: prog(ldMapFd(1, a), movImm(0, 0), exit()),
             license: 'GPL',
           }),
@@ -589,7 +587,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     it('test-runs a program and returns its r0', () => {
       withFds((keep) => {
         const fd = keep(
-          progLoad({ type: ProgType.SOCKET_FILTER, insns: prog(movImm(0, 7), exit()), license: 'GPL' }),
+          progLoad({ type: ProgramTypes.socket_filter, insns: prog(movImm(0, 7), exit()), license: 'GPL' }),
         );
         const packet = new Uint8Array(64).fill(0xab);
         const out = new Uint8Array(128);
@@ -607,7 +605,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       const err = expectBpfError(
         () =>
           progLoad({
-            type: ProgType.SOCKET_FILTER,
+            type: ProgramTypes.socket_filter,
             insns: prog(exit()),
             license: 'GPL',
             name: 'bad',
@@ -628,7 +626,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       const padded = prog(...Array.from({ length: 40 }, () => movImm(1, 1)), exit());
       expect(() =>
         progLoad({
-          type: ProgType.SOCKET_FILTER,
+          type: ProgramTypes.socket_filter,
           insns: padded,
           license: 'GPL',
           logLevel: 2,
@@ -695,7 +693,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       withFds((keep) => {
         const fd = keep(
           mapCreate({
-            type: MapType.ARRAY,
+            type: MapTypes.array,
             keySize: 4,
             valueSize: 8,
             maxEntries: 4,
@@ -758,7 +756,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     it('attaches a perf_event program by ioctl and by link, and reads the link back', () => {
       withFds((keep) => {
         const progFd = keep(
-          progLoad({ type: ProgType.PERF_EVENT, insns: prog(movImm(0, 0), exit()), license: 'GPL' }),
+          progLoad({ type: ProgramTypes.perf_event, insns: prog(movImm(0, 0), exit()), license: 'GPL' }),
         );
         const cpu = onlineCpus()[0]!;
         // Page faults, not the CPU clock: 6.18 reports cpu-clock under a PMU type of its own.
@@ -770,7 +768,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         };
         perfEventSetBpf(keep(perfEventOpen(attr, -1, cpu)), progFd);
         const link = keep(
-          linkCreate(progFd, keep(perfEventOpen(attr, -1, cpu)), AttachType.PERF_EVENT, 0, {
+          linkCreate(progFd, keep(perfEventOpen(attr, -1, cpu)), AttachTypes.perf_event, 0, {
             kind: 'perf_event',
             bpfCookie: 42n,
           }),
@@ -778,7 +776,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         const info = linkInfo(link);
         expect(info).toMatchObject({
           kind: 'perf_event',
-          linkType: LinkType.PERF_EVENT,
+          linkType: LinkTypes.perf_event,
           progId: progInfo(progFd).id,
           eventType: 6,
           perfType: PerfType.SOFTWARE,
@@ -793,14 +791,14 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       const fds: number[] = [];
       try {
         const ring = mapCreate({
-          type: MapType.RINGBUF,
+          type: MapTypes.ringbuf,
           keySize: 0,
           valueSize: 0,
           maxEntries: pageSize() * 4,
         });
         fds.push(ring);
         const writer = progLoad({
-          type: ProgType.SOCKET_FILTER,
+          type: ProgramTypes.socket_filter,
           license: 'GPL',
           insns: prog(
             stDw(10, -8, 0x1234),
@@ -857,7 +855,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     it('opens a raw tracepoint link and reads its name back', () => {
       withFds((keep) => {
         const progFd = keep(
-          progLoad({ type: ProgType.RAW_TRACEPOINT, insns: prog(movImm(0, 0), exit()), license: 'GPL' }),
+          progLoad({ type: ProgramTypes.raw_tracepoint, insns: prog(movImm(0, 0), exit()), license: 'GPL' }),
         );
         const link = keep(rawTracepointOpen('sys_enter', progFd));
         expect(linkInfo(link)).toMatchObject({
@@ -874,14 +872,14 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       withFds((keep) => {
         const progFd = keep(
           progLoad({
-            type: ProgType.TRACING,
-            expectedAttachType: AttachType.TRACE_ITER,
+            type: ProgramTypes.tracing,
+            expectedAttachType: AttachTypes.trace_iter,
             attachBtfId: target!.id,
             insns: prog(movImm(0, 0), exit()),
             license: 'GPL',
           }),
         );
-        const link = keep(linkCreate(progFd, 0, AttachType.TRACE_ITER));
+        const link = keep(linkCreate(progFd, 0, AttachTypes.trace_iter));
         expect(linkInfo(link)).toMatchObject({ kind: 'iter', targetName: 'bpf_map' });
         expect(readToEnd(keep(iterCreate(link)))).toHaveLength(0);
       });
@@ -900,45 +898,45 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
           const cg = keep(openDir(dir));
           const progFd = keep(
             progLoad({
-              type: ProgType.CGROUP_SKB,
-              expectedAttachType: AttachType.CGROUP_INET_INGRESS,
+              type: ProgramTypes.cgroup_skb,
+              expectedAttachType: AttachTypes.cgroup_inet_ingress,
               insns: prog(movImm(0, 1), exit()),
               license: 'GPL',
             }),
           );
           const id = progInfo(progFd).id;
-          progAttach(cg, progFd, AttachType.CGROUP_INET_INGRESS, { flags: AttachFlag.ALLOW_MULTI });
-          const q = progQuery(cg, AttachType.CGROUP_INET_INGRESS);
+          progAttach(cg, progFd, AttachTypes.cgroup_inet_ingress, { flags: AttachFlag.ALLOW_MULTI });
+          const q = progQuery(cg, AttachTypes.cgroup_inet_ingress);
           expect(q.progIds).toEqual([id]);
           expect(q.attachFlags).toBe(AttachFlag.ALLOW_MULTI);
-          progDetach(cg, progFd, AttachType.CGROUP_INET_INGRESS);
-          expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([]);
+          progDetach(cg, progFd, AttachTypes.cgroup_inet_ingress);
+          expect(progQuery(cg, AttachTypes.cgroup_inet_ingress).progIds).toEqual([]);
 
-          const link = keep(linkCreate(progFd, cg, AttachType.CGROUP_INET_INGRESS));
+          const link = keep(linkCreate(progFd, cg, AttachTypes.cgroup_inet_ingress));
           const info = linkInfo(link);
           expect(info).toMatchObject({
             kind: 'cgroup',
-            attachType: AttachType.CGROUP_INET_INGRESS,
+            attachType: AttachTypes.cgroup_inet_ingress,
             progId: id,
           });
-          expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([id]);
+          expect(progQuery(cg, AttachTypes.cgroup_inet_ingress).progIds).toEqual([id]);
           const other = keep(
             progLoad({
-              type: ProgType.CGROUP_SKB,
-              expectedAttachType: AttachType.CGROUP_INET_INGRESS,
+              type: ProgramTypes.cgroup_skb,
+              expectedAttachType: AttachTypes.cgroup_inet_ingress,
               insns: prog(movImm(0, 1), movImm(1, 0), exit()),
               license: 'GPL',
             }),
           );
           linkUpdate(link, other, { oldProgFd: progFd, flags: AttachFlag.REPLACE });
-          expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([progInfo(other).id]);
+          expect(progQuery(cg, AttachTypes.cgroup_inet_ingress).progIds).toEqual([progInfo(other).id]);
           expectBpfError(
             () => linkUpdate(link, other, { oldProgFd: progFd, flags: AttachFlag.REPLACE }),
             'EPERM',
             'BPF_LINK_UPDATE',
           );
           linkDetach(link);
-          expect(progQuery(cg, AttachType.CGROUP_INET_INGRESS).progIds).toEqual([]);
+          expect(progQuery(cg, AttachTypes.cgroup_inet_ingress).progIds).toEqual([]);
         });
       } finally {
         rmdirSync(dir);

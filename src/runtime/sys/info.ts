@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { LinkTypes } from '../kinds.js';
 import {
   BTF_INFO_LAYOUT,
   checkFd,
@@ -19,7 +20,7 @@ import {
   readCString,
 } from './attr.js';
 import { BpfCmd, type BpfCmdValue, bpf, bpfFailure, bpfRaw } from './bpf.js';
-import { LinkType } from './consts.js';
+
 import { Errno } from './errno.js';
 
 const infoAttr = newAttrScratch(OBJ_INFO_ATTR.size);
@@ -273,7 +274,7 @@ export function linkInfo(fd: number): LinkInfo {
   };
   const text = (): string => readCString(name, 0, name.length);
   switch (linkType) {
-    case LinkType.RAW_TRACEPOINT:
+    case LinkTypes.raw_tracepoint:
       again(F['raw_tracepoint.tp_name'], F['raw_tracepoint.tp_name_len']);
       return {
         ...common,
@@ -281,7 +282,7 @@ export function linkInfo(fd: number): LinkInfo {
         tpName: text(),
         cookie: u64(buf, F['raw_tracepoint.cookie']),
       };
-    case LinkType.TRACING:
+    case LinkTypes.tracing:
       return {
         ...common,
         kind: 'tracing',
@@ -290,28 +291,28 @@ export function linkInfo(fd: number): LinkInfo {
         targetBtfId: u32(buf, F['tracing.target_btf_id']),
         cookie: u64(buf, F['tracing.cookie']),
       };
-    case LinkType.CGROUP:
+    case LinkTypes.cgroup:
       return {
         ...common,
         kind: 'cgroup',
         cgroupId: u64(buf, F['cgroup.cgroup_id']),
         attachType: u32(buf, F['cgroup.attach_type']),
       };
-    case LinkType.ITER:
+    case LinkTypes.iter:
       again(F['iter.target_name'], F['iter.target_name_len']);
       return { ...common, kind: 'iter', targetName: text(), mapId: u32(buf, F['iter.map.map_id']) };
-    case LinkType.NETNS:
+    case LinkTypes.netns:
       return {
         ...common,
         kind: 'netns',
         netnsIno: u32(buf, F['netns.netns_ino']),
         attachType: u32(buf, F['netns.attach_type']),
       };
-    case LinkType.XDP:
+    case LinkTypes.xdp:
       return { ...common, kind: 'xdp', ifindex: u32(buf, F['xdp.ifindex']) };
-    case LinkType.STRUCT_OPS:
+    case LinkTypes.struct_ops:
       return { ...common, kind: 'struct_ops', mapId: u32(buf, F['struct_ops.map_id']) };
-    case LinkType.NETFILTER:
+    case LinkTypes.netfilter:
       return {
         ...common,
         kind: 'netfilter',
@@ -320,7 +321,7 @@ export function linkInfo(fd: number): LinkInfo {
         priority: buf.readInt32LE(F['netfilter.priority'].offset),
         flags: u32(buf, F['netfilter.flags']),
       };
-    case LinkType.KPROBE_MULTI:
+    case LinkTypes.kprobe_multi:
       return {
         ...common,
         kind: 'kprobe_multi',
@@ -328,7 +329,7 @@ export function linkInfo(fd: number): LinkInfo {
         flags: u32(buf, F['kprobe_multi.flags']),
         missed: u64(buf, F['kprobe_multi.missed']),
       };
-    case LinkType.UPROBE_MULTI:
+    case LinkTypes.uprobe_multi:
       again(F['uprobe_multi.path'], F['uprobe_multi.path_size']);
       return {
         ...common,
@@ -338,23 +339,23 @@ export function linkInfo(fd: number): LinkInfo {
         flags: u32(buf, F['uprobe_multi.flags']),
         pid: u32(buf, F['uprobe_multi.pid']),
       };
-    case LinkType.PERF_EVENT:
+    case LinkTypes.perf_event:
       return perfEventLinkInfo(buf, common, again, text);
-    case LinkType.TCX:
+    case LinkTypes.tcx:
       return {
         ...common,
         kind: 'tcx',
         ifindex: u32(buf, F['tcx.ifindex']),
         attachType: u32(buf, F['tcx.attach_type']),
       };
-    case LinkType.NETKIT:
+    case LinkTypes.netkit:
       return {
         ...common,
         kind: 'netkit',
         ifindex: u32(buf, F['netkit.ifindex']),
         attachType: u32(buf, F['netkit.attach_type']),
       };
-    case LinkType.SOCKMAP:
+    case LinkTypes.sockmap:
       return {
         ...common,
         kind: 'sockmap',
