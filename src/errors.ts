@@ -116,3 +116,33 @@ function formatLocated(message: string, where: ParseLocation): string {
   if (where.offset !== undefined) parts.push(`offset ${where.offset} (0x${where.offset.toString(16)})`);
   return parts.length === 0 ? message : `${parts.join(', ')}: ${message}`;
 }
+
+/**
+ * A CO-RE relocation that cannot be applied at all (`code: 'EINVAL'` unless stated, `command: 'CO-RE'`):
+ * an ambiguous match, an instruction that does not hold what the relocation expects, a value that does not
+ * fit. A relocation that merely finds no target is not an error: its instruction is poisoned instead.
+ */
+export class CoreRelocationError extends BpfError {
+  override name = 'CoreRelocationError';
+  /** ELF section of the relocated instruction. */
+  readonly section: string;
+  /** Byte offset of the instruction within the section. */
+  readonly insnOff: number;
+  /** Relocation kind (`'field_byte_offset'`, ...). */
+  readonly relocation: string;
+  /** The local type and access path in C syntax (`'struct task_struct.pid'`). */
+  readonly access: string;
+  constructor(
+    message: string,
+    opts: { section: string; insnOff: number; relocation: string; access: string; code?: string },
+  ) {
+    super(
+      `CO-RE relocation ${opts.relocation} of ${opts.access} at instruction ${opts.insnOff / 8} of section '${opts.section}': ${message}`,
+      { code: opts.code ?? 'EINVAL', command: 'CO-RE' },
+    );
+    this.section = opts.section;
+    this.insnOff = opts.insnOff;
+    this.relocation = opts.relocation;
+    this.access = opts.access;
+  }
+}

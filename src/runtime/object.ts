@@ -8,11 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadKernelBtf } from '../btf/kernel.js';
+import { parseBtf } from '../btf/parse.js';
+import type { Btf } from '../btf/types.js';
 import { writeBtf } from '../btf/write.js';
-import { BpfError, OptionError } from '../errors.js';
+import { BpfError, FeatureMissingError, OptionError, VerifierError } from '../errors.js';
 import { collectObject } from './collect/object.js';
+import { describePoison } from './core/index.js';
 import { AttachTypes, ProgramTypes } from './kinds.js';
 import { fixDatasecs } from './load/btf.js';
+import { relocateCore } from './load/core.js';
 import { type ExtInfoSource, linkProgram } from './load/link.js';
 import { type CreatedMap, createMap } from './load/maps.js';
 import { loadWithLog } from './load/programs.js';
@@ -22,9 +26,9 @@ import { type FeatureCache, newFeatureCache, sharedFeatureCache } from './probes
 import { BpfProgram } from './program.js';
 import type { ObjectSpec } from './spec.js';
 import { BpfCmd } from './sys/bpf.js';
-import { btfLoad } from './sys/btf.js';
+import { btfGetFdById, btfLoad } from './sys/btf.js';
 import { closeFd } from './sys/fd.js';
-import { progInfo } from './sys/info.js';
+import { btfData, progInfo } from './sys/info.js';
 import { mapUpdate } from './sys/map.js';
 import { progBindMap } from './sys/prog.js';
 import {
@@ -253,6 +257,8 @@ export class BpfObject implements Disposable {
 
   #loadPrograms(): void {
     const ext = extSource(this.spec, this.#btfFd >= 0);
+    const core = relocateCore(this.spec, this.#opts.btfCustomPath);
+    const insnsOf = (section: number) => core.sections.get(section) ?? this.spec.elf.sections[section].data;
     const logLevel = this.#opts.kernelLogLevel ?? 0;
     const names = this.features.has('prog_name');
     const rodata = this.#createdMaps.get('.rodata');
@@ -270,20 +276,11 @@ export class BpfObject implements Disposable {
           },
         );
       }
-      const linked = linkProgram(this.spec, spec, this.#mapFd, ext);
-      let attachBtfId: number | undefined;
-      if (section.btfTarget !== undefined) {
+      const linked = linkProgram(this.spec, spec, this.#mapFd, ext, insnsOf);
+      const attach = this.#attachBtf(program, () => {
         kernelBtf ??= loadKernelBtf();
-        const t = section.btfTarget;
-        const found = kernelBtf.findByName(t.name, t.kind);
-        if (found === undefined) {
-          throw new BpfError(
-            `program '${program.name}': the kernel has no ${t.kind} '${t.name}' to attach to (section '${spec.sectionName}')`,
-            { code: 'ESRCH', command: 'BPF_PROG_LOAD' },
-          );
-        }
-        attachBtfId = found.id;
-      }
+        return kernelBtf;
+      });
       const progType = ProgramTypes[section.progType];
       const attachType =
         section.expectedAttachType === undefined ? 0 : AttachTypes[section.expectedAttachType];
@@ -308,7 +305,8 @@ export class BpfObject implements Disposable {
               v.setUint32(o + 8, r.lineOff, true);
               v.setUint32(o + 12, r.lineCol, true);
             }),
-            attachBtfId,
+            attachBtfId: attach.btfId,
+            attachProgFd: attach.progFd,
             tokenFd: this.tokenFd,
           },
           program.name,
@@ -325,12 +323,61 @@ export class BpfObject implements Disposable {
         }
         program.setLoaded(fd, progInfo(fd).tag, log);
       } catch (err) {
-        if (err instanceof BpfError) {
-          err.message = `program '${program.name}' (section '${spec.sectionName}'): ${err.message}${this.#explainTokenEperm(err, { cmd: BpfCmd.PROG_LOAD, progType, attachType })}`;
+        if (!(err instanceof BpfError)) throw err;
+        const where = `program '${program.name}' (section '${spec.sectionName}')`;
+        if (err instanceof VerifierError) {
+          const poison = describePoison(err.log, core.outcomes, linked.origin);
+          if (poison !== undefined) err.message = `${err.message}\n${poison}`;
         }
+        if (err.errno === 1 && this.tokenFd < 0 && TRAMPOLINE_TYPES.has(section.progType) && privileged()) {
+          throw new FeatureMissingError(
+            `${where}: the kernel refused a ${section.progType} program even to a fully privileged process: it cannot attach BPF trampolines (fentry/fexit/fmod_ret/freplace/lsm need the BPF JIT with CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, CONFIG_FUNCTION_TRACER, and for lsm CONFIG_BPF_LSM with "bpf" in lsm=). Load it on a kernel that has them, or turn its autoload off`,
+            { code: 'EPERM', errno: 1, command: 'BPF_PROG_LOAD', feature: 'BPF trampolines', cause: err },
+          );
+        }
+        err.message = `${where}: ${err.message}${this.#explainTokenEperm(err, { cmd: BpfCmd.PROG_LOAD, progType, attachType })}`;
         throw err;
       }
     }
+  }
+
+  /**
+   * `attach_btf_id` (and `attach_prog_fd`) of a program that needs them: from the kernel's BTF, or from the
+   * BTF of the program set with `setAttachTarget()` (opened by id, with the object's token).
+   */
+  #attachBtf(program: BpfProgram, kernel: () => Btf): { btfId?: number; progFd?: number } {
+    const section = program.section;
+    const target = program.attachTarget;
+    const fail = (why: string, code: string): never => {
+      throw new BpfError(`program '${program.name}' (section '${program.sectionName}'): ${why}`, {
+        code,
+        command: 'BPF_PROG_LOAD',
+      });
+    };
+    if (target !== undefined) {
+      const btfId = progInfo(target.programFd).btfId;
+      if (btfId === 0)
+        fail(`the target program (fd ${target.programFd}) has no BTF to find '${target.func}' in`, 'EINVAL');
+      const btfFd = btfGetFdById(btfId, this.tokenFd);
+      try {
+        const func = parseBtf(btfData(btfFd)).findByName(target.func, 'func');
+        if (func === undefined) fail(`the target program has no function '${target.func}'`, 'ESRCH');
+        return { btfId: func?.id, progFd: target.programFd };
+      } finally {
+        closeFd(btfFd);
+      }
+    }
+    if (section.attachKind === 'freplace') {
+      fail(
+        'an extension program needs the program it extends: call setAttachTarget(fd) before load()',
+        'EINVAL',
+      );
+    }
+    const t = section.btfTarget;
+    if (t === undefined) return {};
+    const found = kernel().findByName(t.name, t.kind);
+    if (found === undefined) fail(`the kernel has no ${t.kind} '${t.name}' to attach to`, 'ESRCH');
+    return { btfId: found?.id };
   }
 
   #fillSlots(): void {
@@ -372,6 +419,20 @@ export class BpfObject implements Disposable {
     }
     const none = this.#token?.kind === 'none' ? ` (no BPF token: ${this.#token.reason})` : '';
     return `. This needs CAP_BPF in the initial user namespace (run as root), or a BPF token from a delegated BPF FS (bpfTokenPath or LIBBPF_BPF_TOKEN_PATH)${none}`;
+  }
+}
+
+/** Program types that run through BPF trampolines. */
+const TRAMPOLINE_TYPES: ReadonlySet<string> = new Set(['tracing', 'ext', 'lsm']);
+
+/** Whether this process is root in the initial user namespace (so an EPERM is the kernel's, not a right missing). */
+function privileged(): boolean {
+  try {
+    // The initial user namespace maps every id to itself: "0 0 4294967295".
+    const map = readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
+    return process.geteuid?.() === 0 && map.join(' ') === '0 0 4294967295';
+  } catch {
+    return false;
   }
 }
 

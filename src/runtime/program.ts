@@ -3,10 +3,24 @@
  *
  * @module
  */
-import { BpfError } from '../errors.js';
+import { BpfError, OptionError } from '../errors.js';
 import type { AttachType, ProgramType } from './kinds.js';
 import type { SectionSpec } from './sections.js';
 import type { ProgramSpec } from './spec.js';
+
+/** A loaded BPF program that another program is loaded against (see {@link BpfProgram.setAttachTarget}). */
+export interface AttachTarget {
+  readonly programFd: number;
+  /** The function of that program, by name. */
+  readonly func: string;
+}
+
+/** The function a `freplace/<func>` or `fentry/<func>` section names, if any. */
+function sectionFunc(section: SectionSpec): string | undefined {
+  if (section.attachKind === 'freplace') return section.target?.func;
+  if (section.attachKind === 'tracing') return section.target?.name;
+  return undefined;
+}
 
 /** An entry program of a {@link BpfObject}, by C function name. */
 export class BpfProgram {
@@ -25,6 +39,7 @@ export class BpfProgram {
   #tag = '';
   #log = '';
   #frozen = false;
+  #target: AttachTarget | undefined;
 
   /** @internal Made by `BpfObject.open()`. */
   constructor(spec: ProgramSpec) {
@@ -57,6 +72,28 @@ export class BpfProgram {
   }
   set autoattach(value: boolean) {
     this.#autoattach = value;
+  }
+
+  /** The BPF program this one extends or traces (freplace, fentry/fexit on BPF), if set. */
+  get attachTarget(): AttachTarget | undefined {
+    return this.#target;
+  }
+
+  /**
+   * Loads this program against a loaded BPF program instead of the kernel: `freplace` replaces the global
+   * function `func` of `programFd`; `fentry`/`fexit` trace it. `func` defaults to the name in the section
+   * (`freplace/<func>`). Only before load. The FD is used during `load()`; keep it open until then.
+   */
+  setAttachTarget(programFd: number, func?: string): void {
+    this.#assertNotLoaded('setAttachTarget');
+    const name = func ?? sectionFunc(this.spec.sectionSpec);
+    if (!Number.isInteger(programFd) || programFd < 0 || name === undefined || name === '') {
+      throw new OptionError(
+        `program '${this.name}': setAttachTarget needs a program FD and a function name (none in section '${this.sectionName}')`,
+        { option: 'func' },
+      );
+    }
+    this.#target = { programFd, func: name };
   }
 
   /** The program's FD after load; -1 before, when not loaded, and after close. */

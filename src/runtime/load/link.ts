@@ -42,17 +42,26 @@ export interface LinkedProgram {
   readonly lineInfo: readonly LineInfoRecord[];
   /** Names of the maps the instructions reference (for PROG_BIND_MAP and diagnostics). */
   readonly maps: ReadonlySet<string>;
+  /** Where instruction `insn` of the linked program came from: section name and byte offset there. */
+  readonly origin: (insn: number) => { section: string; insnOff: number } | undefined;
 }
 
 /** Resolves a map name to its FD at load time. */
 export type MapFdLookup = (name: string) => number;
 
-/** Links `program`; `ext` is undefined when the object has no `.BTF.ext` or BTF was not loaded. */
+/** The instructions of a code section as they are to be loaded (CO-RE-relocated copies, or the file's). */
+export type SectionInsns = (section: number) => Uint8Array;
+
+/**
+ * Links `program`; `ext` is undefined when the object has no `.BTF.ext` or BTF was not loaded. `insnsOf`
+ * gives each section's instructions (default: as in the file).
+ */
 export function linkProgram(
   spec: ObjectSpec,
   program: ProgramSpec,
   mapFd: MapFdLookup,
   ext: ExtInfoSource | undefined,
+  insnsOf: SectionInsns = (section) => spec.elf.sections[section].data,
 ): LinkedProgram {
   const layout: { fn: FunctionSpec; at: number }[] = [];
   const placed = new Map<string, number>();
@@ -77,7 +86,7 @@ export function linkProgram(
   // Depth first: a subprogram is appended when first referenced, and its own references are followed at once.
   const visit = (fn: FunctionSpec): void => {
     const relocs = spec.relocations.get(fn.section);
-    const insns = sectionInsns(spec, fn.section);
+    const insns = insnsOf(fn.section);
     for (let i = fn.start; i < fn.start + fn.count; i++) {
       const target = callTarget(insns, i, relocs?.get(i), fn);
       if (target === undefined) continue;
@@ -93,7 +102,7 @@ export function linkProgram(
   const out = new Uint8Array(total * INSN_SIZE);
   const maps = new Set<string>();
   for (const { fn, at } of layout) {
-    const src = sectionInsns(spec, fn.section);
+    const src = insnsOf(fn.section);
     out.set(src.subarray(fn.start * INSN_SIZE, (fn.start + fn.count) * INSN_SIZE), at * INSN_SIZE);
     const relocs = spec.relocations.get(fn.section);
     for (let i = fn.start; i < fn.start + fn.count; i++) {
@@ -147,7 +156,12 @@ export function linkProgram(
       }
     }
   }
-  return { insns: out, funcInfo, lineInfo, maps };
+  const origin = (insn: number) => {
+    const at = layout.findLast((l) => l.at <= insn);
+    if (at === undefined || insn >= at.at + at.fn.count) return undefined;
+    return { section: at.fn.sectionName, insnOff: (at.fn.start + insn - at.at) * INSN_SIZE };
+  };
+  return { insns: out, funcInfo, lineInfo, maps, origin };
 }
 
 /** The callee of a subprogram call or callback reference at instruction `i`, in section coordinates. */
@@ -168,8 +182,4 @@ function callTarget(
     return { section: fn.section, insn: i + imm(insns, i) + 1 };
   }
   return undefined;
-}
-
-function sectionInsns(spec: ObjectSpec, section: number): Uint8Array {
-  return spec.elf.sections[section].data;
 }
