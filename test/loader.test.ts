@@ -133,7 +133,7 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'loading needs root (or a token)
     expect(bss.getUint32(varOffset(obj, '.bss', 'arr_found'), true)).toBe(0);
   });
 
-  it('loads an extension against a loaded program, looking the function up in that program\'s BTF', (ctx) => {
+  it("loads an extension against a loaded program, looking the function up in that program's BTF", (ctx) => {
     using target = BpfObject.open(fixture('subprogs'), { bpfTokenPath: '' });
     target.load();
     const runCalls = target.programs.get('run_calls')!;
@@ -150,7 +150,11 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'loading needs root (or a token)
     const seen: { cmd: number; attachBtfId?: number; attachProgFd?: number }[] = [];
     const previous = setBpfTraceHook((cmd, attr) => {
       // PROG_LOAD: attach_btf_id @108, attach_prog_fd @112 (checked against BTF in sys-layout).
-      seen.push(cmd === 5 ? { cmd, attachBtfId: attr.readUInt32LE(108), attachProgFd: attr.readUInt32LE(112) } : { cmd });
+      seen.push(
+        cmd === 5
+          ? { cmd, attachBtfId: attr.readUInt32LE(108), attachProgFd: attr.readUInt32LE(112) }
+          : { cmd },
+      );
     });
     let error: unknown;
     try {

@@ -145,18 +145,6 @@ describe.runIf(hasBtf)('attr layouts match the kernel BTF', () => {
     });
   }
 
-  it('the kind tables of consts.ts equal the kernel enums', () => {
-    const enumValues = (name: string, prefix: string): Record<string, number> => {
-      const e = btf!.findByName(name, 'enum');
-      if (e === undefined) throw new Error(`no enum ${name}`);
-      const out: Record<string, number> = {};
-      for (const v of e.values)
-        if (!v.name.startsWith('__') && !v.name.endsWith('_DEPRECATED'))
-          out[v.name.slice(prefix.length)] = v.value;
-      return out;
-    };
-  });
-
   it('the flag bits of consts.ts equal the kernel enum constants', () => {
     const all = new Map<string, number>();
     for (const t of btf!.types) {

@@ -13,10 +13,43 @@ export {
   ParseError,
   VerifierError,
 } from '../errors.js';
+export * from './attach/index.js';
 export type { Codec } from './codec.js';
 export type { AttachType, LinkType, MapType, ProgramType } from './kinds.js';
+export { BpfLink, type BpfLinkType } from './link.js';
 export { BpfMap, type MapMemory } from './map.js';
 export { BpfObject, type TokenState } from './object.js';
 export type { OpenOptions } from './options.js';
+export {
+  type LostHandler,
+  PerfBuffer,
+  type PerfBufferOptions,
+  PerfEventArray,
+  type RawSampleHandler,
+  type SampleHandler,
+} from './perfbuf.js';
 export type { Feature, FeatureCache } from './probes.js';
 export { BpfProgram } from './program.js';
+export {
+  type RawRecordHandler,
+  type RecordHandler,
+  RingBuffer,
+  RingBufferSet,
+  WAIT_SLICE_MS,
+} from './ringbuf.js';
+export {
+  ArrayMap,
+  BloomFilterMap,
+  DEFAULT_BATCH_SIZE,
+  HashMap,
+  KeyValueMap,
+  MapOfMaps,
+  PerCpuArrayMap,
+  PerCpuHashMap,
+  ProgArrayMap,
+  PUSH_OVERWRITE,
+  perCpuCodec,
+  QueueMap,
+  RawMap,
+  StackMap,
+} from './typed-maps.js';

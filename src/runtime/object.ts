@@ -15,6 +15,7 @@ import { BpfError, FeatureMissingError, OptionError, VerifierError } from '../er
 import { collectObject } from './collect/object.js';
 import { describePoison } from './core/index.js';
 import { AttachTypes, ProgramTypes } from './kinds.js';
+import type { BpfLink } from './link.js';
 import { fixDatasecs } from './load/btf.js';
 import { relocateCore } from './load/core.js';
 import { type ExtInfoSource, linkProgram } from './load/link.js';
@@ -71,6 +72,7 @@ export class BpfObject implements Disposable {
   #loaded = false;
   #closed = false;
   #btfFd = -1;
+  #links = new Map<string, BpfLink>();
 
   private constructor(spec: ObjectSpec, opts: OpenOptions, plan: TokenPlan) {
     this.spec = spec;
@@ -167,10 +169,48 @@ export class BpfObject implements Disposable {
     }
   }
 
-  /** Closes every FD of the object (maps, programs, BTF, token). Idempotent. */
+  /** Links made by {@link attach}, by program name. */
+  get links(): ReadonlyMap<string, BpfLink> {
+    return this.#links;
+  }
+
+  /**
+   * Attaches every loaded program whose section names its target and whose `autoattach` is set (see
+   * {@link BpfProgram.attach}). All or nothing: when one fails, those attached by this call are detached.
+   */
+  attach(): void {
+    if (!this.#loaded)
+      throw new BpfError(`object '${this.name}' is not loaded; call load() first`, {
+        code: 'EBADF',
+        command: 'attach',
+      });
+    const made: string[] = [];
+    try {
+      for (const p of this.programs.values()) {
+        if (p.fd < 0 || !p.autoattach || !p.section.autoAttach || this.#links.has(p.name)) continue;
+        this.#links.set(p.name, p.attach());
+        made.push(p.name);
+      }
+    } catch (err) {
+      for (const name of made) {
+        this.#links.get(name)?.detach();
+        this.#links.delete(name);
+      }
+      throw err;
+    }
+  }
+
+  /** Detaches every link made by {@link attach}. */
+  detach(): void {
+    for (const link of this.#links.values()) link.detach();
+    this.#links.clear();
+  }
+
+  /** Detaches, then closes every FD of the object (maps, programs, BTF, token). Idempotent. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.detach();
     this.#release();
     closeTokenPlan(this.#plan);
   }

@@ -4,7 +4,9 @@
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
+import { autoAttach } from './attach/auto.js';
 import type { AttachType, ProgramType } from './kinds.js';
+import type { BpfLink } from './link.js';
 import type { SectionSpec } from './sections.js';
 import type { ProgramSpec } from './spec.js';
 
@@ -109,6 +111,24 @@ export class BpfProgram {
   /** The verifier log of the last load when `kernelLogLevel` asked for one, else `''`. */
   get verifierLog(): string {
     return this.#log;
+  }
+
+  /**
+   * Attaches the program where its section says (`tp/<category>/<name>`, `raw_tp/<name>`, `uprobe/<binary>:<func>`,
+   * `iter/<name>`, ...). Programs whose hook needs a target (XDP, tc, cgroup, socket filters...) attach with
+   * the functions of `bpf-skel/runtime` (`attachXdp`, `attachTcx`, `attachCgroup`, `attachSocketFilter`...).
+   *
+   * @throws BpfError when the program is not loaded or its section names no target
+   */
+  attach(): BpfLink {
+    const link = autoAttach(this);
+    if (link === undefined) {
+      throw new BpfError(
+        `program '${this.name}' (section '${this.sectionName}') names no target to attach to; attach it with attachXdp(), attachTcx(), attachCgroup(), attachSocketFilter(), attachPerfEvent() or attachUprobe() from bpf-skel/runtime`,
+        { code: 'EINVAL', command: 'attach' },
+      );
+    }
+    return link;
   }
 
   /** @internal */

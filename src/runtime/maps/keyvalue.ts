@@ -1,0 +1,326 @@
+/**
+ * {@link KeyValueMap}: typed element access, iteration and batches over any map with keys and values, on
+ * reused per-instance buffers. The hash, array and per-CPU classes are this with their own key and value
+ * codecs.
+ *
+ * @module
+ */
+import { BpfError } from '../../errors.js';
+import type { Codec } from '../codec.js';
+import type { BpfMap } from '../map.js';
+import { mapLookupAndDeleteBatch, mapLookupBatch, mapUpdateBatch } from '../sys/map.js';
+import { isBatchUnsupported, loadedFd, POSITIONAL_BATCH_TYPES, type Scratch, scratch } from './layout.js';
+
+/** Elements per `BPF_MAP_LOOKUP_BATCH` call unless a batch method is told otherwise. */
+export const DEFAULT_BATCH_SIZE = 256;
+
+const ENOSPC = 28;
+
+/**
+ * A key walk gives up after this many steps per possible element: each restart re-reads the keys already
+ * seen, so only a map whose walked-over keys are deleted over and over gets there.
+ */
+const WALK_STEPS_PER_ENTRY = 32;
+
+/** Reads one element out of batch or walk buffers. */
+type Pick<K, V, R> = (
+  map: KeyValueMap<K, V>,
+  keys: DataView,
+  keyOff: number,
+  values: DataView,
+  valueOff: number,
+) => R;
+
+const pickEntry = <K, V>(
+  m: KeyValueMap<K, V>,
+  kv: DataView,
+  ko: number,
+  vv: DataView,
+  vo: number,
+): [K, V] => [m.keyCodec.decode(kv, ko), m.valueCodec.decode(vv, vo)];
+const pickKey = <K, V>(m: KeyValueMap<K, V>, kv: DataView, ko: number): K => m.keyCodec.decode(kv, ko);
+const pickValue = <K, V>(m: KeyValueMap<K, V>, _kv: DataView, _ko: number, vv: DataView, vo: number): V =>
+  m.valueCodec.decode(vv, vo);
+
+function bytesOf(size: number): { bytes: Uint8Array; view: DataView } {
+  return scratch(size);
+}
+
+/**
+ * A map read and written through codecs. `get`, `set`, `delete` and `has` encode into buffers the instance
+ * owns, so they allocate nothing beyond the decoded result.
+ *
+ * Iteration (`entries()`, `keys()`, `values()`, `for...of`) of hash, LRU, per-CPU and array maps uses
+ * `BPF_MAP_LOOKUP_BATCH`, which resumes bucket by bucket (index by index for arrays): elements deleted or
+ * added meanwhile never make it start over, every element present throughout is seen exactly once, and
+ * others may or may not be. Other maps (LPM tries, ...) are walked with `BPF_MAP_GET_NEXT_KEY`: when the key
+ * the walk stands on is deleted meanwhile, the kernel restarts from the first key; keys already yielded are
+ * then skipped (the walk remembers them), so each key is still yielded at most once and every key present
+ * throughout is yielded. A walk that restarts so often that it takes more than 32 steps per possible
+ * element stops with `EAGAIN`. Either way each element is read when reached, not as a snapshot.
+ */
+export class KeyValueMap<K, V> implements Iterable<[K, V]> {
+  /** The underlying map (name, sizes, FD, raw byte access). */
+  readonly map: BpfMap;
+  readonly keyCodec: Codec<K>;
+  /** The codec of a whole value as the kernel copies it (for per-CPU maps: all CPUs' slots). */
+  readonly valueCodec: Codec<V>;
+  readonly #key: Scratch;
+  readonly #value: Scratch;
+  #batches = true;
+
+  protected constructor(map: BpfMap, key: Codec<K>, value: Codec<V>) {
+    this.map = map;
+    this.keyCodec = key;
+    this.valueCodec = value;
+    this.#key = scratch(key.size);
+    this.#value = scratch(value.size);
+  }
+
+  /** The value under `key`, or undefined when there is none. */
+  get(key: K): V | undefined {
+    const v = this.#value;
+    if (!this.map.lookup(this.#encodeKey(key), v.bytes)) return undefined;
+    return this.valueCodec.decode(v.view, 0);
+  }
+
+  /**
+   * The raw bytes of the value under `key`, or undefined: a buffer this instance reuses, valid until its
+   * next call. For reading a few fields without decoding the whole value.
+   */
+  getBytes(key: K): Uint8Array | undefined {
+    const v = this.#value;
+    return this.map.lookup(this.#encodeKey(key), v.bytes) ? v.bytes : undefined;
+  }
+
+  /** Stores `value` under `key`. `flags`: 0 any, 1 only if absent (`BPF_NOEXIST`), 2 only if present. */
+  set(key: K, value: V, flags = 0): void {
+    const v = this.#value;
+    v.bytes.fill(0);
+    this.valueCodec.encode(value, v.view, 0);
+    this.map.update(this.#encodeKey(key), v.bytes, flags);
+  }
+
+  /** Removes `key`; false when it was not there. */
+  delete(key: K): boolean {
+    return this.map.delete(this.#encodeKey(key));
+  }
+
+  /** Whether there is a value under `key`. */
+  has(key: K): boolean {
+    return this.map.lookup(this.#encodeKey(key), this.#value.bytes);
+  }
+
+  /** The values under `keys`, in order (undefined where absent). One lookup per key. */
+  getMany(keys: Iterable<K>): (V | undefined)[] {
+    const out: (V | undefined)[] = [];
+    for (const k of keys) out.push(this.get(k));
+    return out;
+  }
+
+  /**
+   * Stores every pair with `BPF_MAP_UPDATE_BATCH`, `batchSize` at a time (single updates where the kernel
+   * has no batch for this map). Returns how many were stored.
+   */
+  setMany(entries: Iterable<readonly [K, V]>, flags = 0, batchSize = DEFAULT_BATCH_SIZE): number {
+    const ks = this.keyCodec.size;
+    const vs = this.valueCodec.size;
+    const keys = bytesOf(ks * batchSize);
+    const values = bytesOf(vs * batchSize);
+    let n = 0;
+    let stored = 0;
+    const flush = (): void => {
+      if (n === 0) return;
+      stored += this.#updateBatch(keys.bytes, values.bytes, n, flags);
+      keys.bytes.fill(0);
+      values.bytes.fill(0);
+      n = 0;
+    };
+    for (const [k, v] of entries) {
+      this.keyCodec.encode(k, keys.view, n * ks);
+      this.valueCodec.encode(v, values.view, n * vs);
+      if (++n === batchSize) flush();
+    }
+    flush();
+    return stored;
+  }
+
+  /** Removes every key of `keys`; returns how many were there. */
+  deleteMany(keys: Iterable<K>): number {
+    let n = 0;
+    for (const k of keys) if (this.delete(k)) n++;
+    return n;
+  }
+
+  /**
+   * Removes every element; returns how many were removed. Uses `BPF_MAP_LOOKUP_AND_DELETE_BATCH` where the
+   * kernel has it, else deletes the keys an iteration finds.
+   */
+  clear(): number {
+    if (this.#batches) {
+      try {
+        let n = 0;
+        for (const _ of this.#batchWalk(pickKey, DEFAULT_BATCH_SIZE, true)) n++;
+        return n;
+      } catch (err) {
+        if (!isBatchUnsupported(err)) throw err;
+      }
+    }
+    return this.deleteMany([...this.keys()]);
+  }
+
+  /** Every `[key, value]` pair; see the class notes for what concurrent changes do. */
+  entries(batchSize = DEFAULT_BATCH_SIZE): IterableIterator<[K, V]> {
+    return this.#iterate(pickEntry, batchSize);
+  }
+
+  /** Every key. */
+  keys(batchSize = DEFAULT_BATCH_SIZE): IterableIterator<K> {
+    return this.#iterate(pickKey, batchSize);
+  }
+
+  /** Every value. */
+  values(batchSize = DEFAULT_BATCH_SIZE): IterableIterator<V> {
+    return this.#iterate(pickValue, batchSize);
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+
+  /**
+   * The elements one `BPF_MAP_LOOKUP_BATCH` chunk at a time (`batchSize` pairs per syscall), or undefined
+   * when the kernel has no batch lookup for this map. For map types other than hashes and arrays the kernel
+   * resumes each chunk from the last key, so a concurrent delete of that key makes it start over.
+   */
+  entriesBatch(batchSize = DEFAULT_BATCH_SIZE): IterableIterator<[K, V][]> | undefined {
+    if (!this.#probeBatch()) return undefined;
+    return this.#chunks(batchSize);
+  }
+
+  *#chunks(batchSize: number): Generator<[K, V][]> {
+    let chunk: [K, V][] = [];
+    for (const e of this.#batchWalk(pickEntry, batchSize, false)) {
+      chunk.push(e);
+      if (chunk.length >= batchSize) {
+        yield chunk;
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  /** Encodes `key` into the key scratch; padding bytes stay zero, as hash keys compare all bytes. */
+  #encodeKey(key: K): Uint8Array {
+    const k = this.#key;
+    k.bytes.fill(0);
+    this.keyCodec.encode(key, k.view, 0);
+    return k.bytes;
+  }
+
+  /** Whether batch lookups work on this map (tried once, with a one-element batch). */
+  #probeBatch(): boolean {
+    if (!this.#batches) return false;
+    try {
+      const keys = new Uint8Array(Math.max(this.keyCodec.size, 1));
+      const values = new Uint8Array(Math.max(this.valueCodec.size, 1));
+      mapLookupBatch(loadedFd(this.map), {
+        inBatch: null,
+        outBatch: new Uint8Array(Math.max(this.keyCodec.size, 8)),
+        keys,
+        values,
+        count: 1,
+      });
+    } catch (err) {
+      if (isBatchUnsupported(err)) this.#batches = false;
+      else if (!(err instanceof BpfError && err.errno === ENOSPC)) throw err;
+    }
+    return this.#batches;
+  }
+
+  #iterate<R>(pick: Pick<K, V, R>, batchSize: number): IterableIterator<R> {
+    const positional = (POSITIONAL_BATCH_TYPES as readonly string[]).includes(this.map.type);
+    return positional && this.#probeBatch() ? this.#batchWalk(pick, batchSize, false) : this.#walk(pick);
+  }
+
+  *#batchWalk<R>(pick: Pick<K, V, R>, batchSize: number, andDelete: boolean): Generator<R> {
+    const ks = Math.max(this.keyCodec.size, 1);
+    const vs = Math.max(this.valueCodec.size, 1);
+    const token = Math.max(ks, 8);
+    let size = batchSize;
+    let keys = bytesOf(ks * size);
+    let values = bytesOf(vs * size);
+    const inBatch = new Uint8Array(token);
+    const outBatch = new Uint8Array(token);
+    let first = true;
+    const lookup = andDelete ? mapLookupAndDeleteBatch : mapLookupBatch;
+    for (;;) {
+      let got: { count: number; done: boolean };
+      try {
+        got = lookup(loadedFd(this.map), {
+          inBatch: first ? null : inBatch,
+          outBatch,
+          keys: keys.bytes,
+          values: values.bytes,
+          count: size,
+        });
+      } catch (err) {
+        // A hash bucket holds more elements than fit: retry the same position with room for more.
+        if (!(err instanceof BpfError && err.errno === ENOSPC) || size >= 1 << 20) throw err;
+        size *= 2;
+        keys = bytesOf(ks * size);
+        values = bytesOf(vs * size);
+        continue;
+      }
+      // The kernel and the consumer may reuse the buffers: hand out elements before the next call.
+      for (let i = 0; i < got.count; i++) yield pick(this, keys.view, i * ks, values.view, i * vs);
+      if (got.done) return;
+      inBatch.set(outBatch);
+      first = false;
+    }
+  }
+
+  *#walk<R>(pick: Pick<K, V, R>): Generator<R> {
+    const ks = Math.max(this.keyCodec.size, 1);
+    const current = bytesOf(ks);
+    const next = new Uint8Array(ks);
+    const value = bytesOf(Math.max(this.valueCodec.size, 1));
+    const seen = new Set<string>();
+    const limit = WALK_STEPS_PER_ENTRY * (this.map.maxEntries + 64);
+    let started = false;
+    let steps = 0;
+    while (this.map.nextKey(started ? current.bytes : null, next)) {
+      started = true;
+      if (++steps > limit) {
+        throw new BpfError(
+          `map '${this.map.name}' changed so much during iteration that the walk restarted too often; retry`,
+          { code: 'EAGAIN', errno: 11, command: 'BPF_MAP_GET_NEXT_KEY' },
+        );
+      }
+      current.bytes.set(next);
+      const id = Buffer.from(next.buffer, next.byteOffset, next.byteLength).toString('latin1');
+      if (seen.has(id)) continue;
+      // Deleted between finding the key and reading its value: skip it.
+      if (!this.map.lookup(current.bytes, value.bytes)) continue;
+      seen.add(id);
+      yield pick(this, current.view, 0, value.view, 0);
+    }
+  }
+
+  #updateBatch(keys: Uint8Array, values: Uint8Array, n: number, flags: number): number {
+    if (this.#batches) {
+      try {
+        return mapUpdateBatch(loadedFd(this.map), keys, values, n, flags);
+      } catch (err) {
+        if (!isBatchUnsupported(err)) throw err;
+        this.#batches = false;
+      }
+    }
+    const ks = this.keyCodec.size;
+    const vs = this.valueCodec.size;
+    for (let i = 0; i < n; i++) {
+      this.map.update(keys.subarray(i * ks, (i + 1) * ks), values.subarray(i * vs, (i + 1) * vs), flags);
+    }
+    return n;
+  }
+}

@@ -1,0 +1,407 @@
+/**
+ * Consumers of BPF ring buffers (`BPF_MAP_TYPE_RINGBUF`): {@link RingBuffer} for one ring and
+ * {@link RingBufferSet} for several rings behind one epoll.
+ *
+ * The kernel lets user space map a ring buffer as: one read-write page holding the consumer position,
+ * then, read-only, one page holding the producer position followed by the data area mapped twice in a row,
+ * so that a record wrapping past the end is contiguous in memory. Each record starts with an 8-byte header
+ * whose first 32 bits hold the length, bit 31 set while the producer still writes it (busy) and bit 30 when
+ * it was discarded; records start 8-byte aligned. The consumer reads records from its position up to the
+ * producer position and publishes the new position after each record, which frees the space for the
+ * producer. Records are decoded in place, straight from the mapping.
+ *
+ * @module
+ */
+import { BpfError, OptionError } from '../errors.js';
+import type { Codec } from './codec.js';
+import type { BpfMap } from './map.js';
+import { mmapMap } from './memory.js';
+import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
+import { closeFd } from './sys/fd.js';
+import { MapMode, mmapFd, munmap, Prot, pageSize, remapAnonymous } from './sys/mmap.js';
+
+const BUSY_BIT = 0x80000000 | 0;
+const DISCARD_BIT = 0x40000000;
+const LENGTH_MASK = 0x3fffffff;
+const HEADER_SIZE = 8;
+const TWO_32 = 2 ** 32;
+
+/**
+ * How long one worker-thread `epoll_wait` of an async consumer lasts before it checks again whether it was
+ * closed. Waiting is a blocked thread, not polling: this only bounds how long a closed consumer keeps a
+ * libuv worker thread (and the process alive).
+ */
+export const WAIT_SLICE_MS = 500;
+
+/**
+ * Called with each record of a raw consume: `length` bytes at `offset` of `view`, a view of the ring's memory
+ * valid only during the call. Return `false` to stop after this record.
+ */
+export type RawRecordHandler = (view: DataView, offset: number, length: number) => boolean | undefined | void;
+
+/** Called with each decoded record; return `false` to stop after it. */
+export type RecordHandler<T> = (record: T) => boolean | undefined | void;
+
+const unmapped = new FinalizationRegistry<{ address: bigint; length: number }>(({ address, length }) => {
+  munmap(address, length);
+});
+
+/**
+ * A read-only shared mapping that is safe against stale views: released by putting zero pages in its place,
+ * unmapped only once the garbage collector dropped every view (as `mmapMap` does for writable maps).
+ */
+function mapReadOnly(fd: number, length: number, offset: number): { buffer: ArrayBuffer; release(): void } {
+  const m = mmapFd(fd, length, Prot.READ, MapMode.SHARED, offset);
+  const range = { address: m.address, length };
+  unmapped.register(m.view, range);
+  let released = false;
+  return {
+    buffer: m.view,
+    release() {
+      if (released) return;
+      released = true;
+      remapAnonymous(range.address, range.length);
+    },
+  };
+}
+
+/** A promise settled from outside: how close() ends pending waits. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = (): void => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * A consumer of one ring buffer map, yielding `T` records decoded by `codec` (or, without a codec, copies of
+ * the record bytes as `Uint8Array`).
+ *
+ * - `consume(cb)` drains what is there now, synchronously, decoding each record in place;
+ *   `consumeRaw(cb)` hands out the bytes without decoding and allocates nothing.
+ * - `poll(timeoutMs, cb)` waits for records on a worker thread (the event loop keeps running), then drains.
+ * - `for await (const r of ring)` yields records one at a time and reads the ring only when the loop asks
+ *   for the next one, so a slow consumer leaves records in the ring (where the producer sees the space
+ *   taken) rather than queueing them in memory. `close()` ends the loop.
+ *
+ * A record whose handler throws still counts as consumed, so one bad record cannot stall the stream. A
+ * record shorter than the codec's size is skipped with a `BpfError` (`EMSGSIZE`).
+ *
+ * The consumer owns its mappings and epoll FD, not the map: close it before (or with) the object.
+ */
+export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> {
+  readonly map: BpfMap;
+  /** Bytes of the data area. */
+  readonly size: number;
+  readonly #decode: (view: DataView, offset: number, length: number) => T;
+  readonly #consumerU32: Uint32Array;
+  readonly #consumerU64: BigInt64Array;
+  readonly #producer: BigInt64Array;
+  readonly #headers: Int32Array;
+  readonly #data: DataView;
+  readonly #release: () => void;
+  /** Offset of the data area in the read-only mapping. */
+  readonly #base: number;
+  #consumer: number;
+  #consumerHigh: number;
+  #epfd = -1;
+  #events: EpollEvents | undefined;
+  #pendingWait: Promise<number> | undefined;
+  #closed = false;
+  readonly #closing = deferred();
+  #taken: T | undefined;
+
+  constructor(map: BpfMap, codec?: Codec<T>) {
+    if (map.type !== 'ringbuf') {
+      throw new OptionError(`map '${map.name}' is of type ${map.type}; RingBuffer takes ringbuf maps`, {
+        option: 'map',
+      });
+    }
+    const fd = map.fd;
+    if (fd < 0) throw new BpfError(`map '${map.name}' is not loaded; call load() first`, { code: 'EBADF' });
+    const page = pageSize();
+    const size = map.maxEntries;
+    if (size <= 0 || size % page !== 0 || (size & (size - 1)) !== 0) {
+      throw new BpfError(`ring buffer '${map.name}' has ${size} bytes, not a power-of-2 number of pages`, {
+        code: 'EINVAL',
+      });
+    }
+    this.map = map;
+    this.size = size;
+    this.#decode = codec === undefined ? copyRecord : decodeWith(codec, map.name);
+    const consumer = mmapMap(fd, page, 0);
+    let producer: { buffer: ArrayBuffer; release(): void };
+    try {
+      producer = mapReadOnly(fd, page + 2 * size, page);
+    } catch (err) {
+      consumer.unmap();
+      throw err;
+    }
+    this.#release = () => {
+      producer.release();
+      consumer.unmap();
+    };
+    this.#consumerU32 = new Uint32Array(consumer.buffer, 0, 2);
+    this.#consumerU64 = new BigInt64Array(consumer.buffer, 0, 1);
+    this.#producer = new BigInt64Array(producer.buffer, 0, 1);
+    this.#headers = new Int32Array(producer.buffer);
+    this.#data = new DataView(producer.buffer);
+    this.#base = page;
+    this.#consumer = Number(Atomics.load(this.#consumerU64, 0));
+    this.#consumerHigh = Math.floor(this.#consumer / TWO_32);
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes written by the producer and not yet consumed (headers and discarded records included). */
+  pending(): number {
+    if (this.#closed) return 0;
+    return Number(Atomics.load(this.#producer, 0)) - this.#consumer;
+  }
+
+  /** Hands every available record (at most `max`) to `handler`, decoded; returns how many it got. */
+  consume(handler: RecordHandler<T>, max = Number.POSITIVE_INFINITY): number {
+    const decode = this.#decode;
+    return this.#drain((view, offset, length) => handler(decode(view, offset, length)), max);
+  }
+
+  /** Hands every available record (at most `max`) to `handler` as bytes, without copying or decoding. */
+  consumeRaw(handler: RawRecordHandler, max = Number.POSITIVE_INFINITY): number {
+    return this.#drain(handler, max);
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: until records come or the ring is closed) on a worker thread for records,
+   * then consumes them with `handler`. Resolves with how many were consumed (0 on timeout or close).
+   */
+  async poll(timeoutMs: number, handler: RecordHandler<T>): Promise<number> {
+    if (this.pending() === 0 && !(await this.#waitReadable(timeoutMs))) return 0;
+    return this.#closed ? 0 : this.consume(handler);
+  }
+
+  /** Records, one at a time, as the loop asks for them; ends when the ring is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
+    const take: RawRecordHandler = (view, offset, length) => {
+      this.#taken = this.#decode(view, offset, length);
+    };
+    while (!this.#closed) {
+      if (this.#drain(take, 1) === 1) {
+        const record = this.#taken as T;
+        this.#taken = undefined;
+        yield record;
+      } else {
+        await this.#waitReadable(-1);
+      }
+    }
+  }
+
+  /**
+   * Unmaps the ring and closes the epoll FD; pending waits and async loops end. Idempotent. Views handed out
+   * earlier read zeros from now on.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release();
+    if (this.#epfd >= 0) closeFd(this.#epfd);
+    this.#epfd = -1;
+    this.#closing.resolve();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /**
+   * Resolves true once records may be there, false on timeout or close. `timeoutMs` -1 waits until then,
+   * in {@link WAIT_SLICE_MS} slices so that a closed ring frees its worker thread soon.
+   */
+  async #waitReadable(timeoutMs: number): Promise<boolean> {
+    const deadline = timeoutMs < 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) return false;
+      if (this.pending() > 0) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      const ready = await Promise.race([
+        this.#epollWait(Math.min(left, WAIT_SLICE_MS)),
+        this.#closing.promise,
+      ]);
+      if (this.#closed) return false;
+      if (typeof ready === 'number' && ready > 0) return true;
+    }
+  }
+
+  /** One epoll_wait on a worker thread; concurrent callers share it. */
+  #epollWait(timeoutMs: number): Promise<number> {
+    if (this.#pendingWait !== undefined) return this.#pendingWait;
+    if (this.#epfd < 0) {
+      this.#epfd = epollCreate();
+      try {
+        epollAdd(this.#epfd, this.map.fd, EpollFlag.IN, 0);
+      } catch (err) {
+        closeFd(this.#epfd);
+        this.#epfd = -1;
+        throw err;
+      }
+      this.#events = new EpollEvents(1);
+    }
+    const events = this.#events as EpollEvents;
+    const wait = events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
+      this.#pendingWait = undefined;
+    });
+    this.#pendingWait = wait;
+    return wait;
+  }
+
+  #drain(handler: RawRecordHandler, max: number): number {
+    if (this.#closed) return 0;
+    const headers = this.#headers;
+    const data = this.#data;
+    const base = this.#base;
+    const size = this.size;
+    let consumer = this.#consumer;
+    let producer = Number(Atomics.load(this.#producer, 0));
+    let offset = consumer % size;
+    let n = 0;
+    while (n < max) {
+      if (consumer >= producer) {
+        producer = Number(Atomics.load(this.#producer, 0));
+        if (consumer >= producer) break;
+      }
+      const header = Atomics.load(headers, (base + offset) >> 2);
+      if ((header & BUSY_BIT) !== 0) break;
+      const length = header & LENGTH_MASK;
+      const step = (length + HEADER_SIZE + 7) & ~7;
+      let stop = false;
+      try {
+        if ((header & DISCARD_BIT) === 0) {
+          n++;
+          stop = handler(data, base + offset + HEADER_SIZE, length) === false;
+        }
+      } finally {
+        consumer += step;
+        offset += step;
+        if (offset >= size) offset -= size;
+        this.#publish(consumer);
+      }
+      if (stop) break;
+    }
+    return n;
+  }
+
+  /** Stores the consumer position, freeing the space before it for the producer. */
+  #publish(position: number): void {
+    this.#consumer = position;
+    const high = Math.floor(position / TWO_32);
+    if (high === this.#consumerHigh) Atomics.store(this.#consumerU32, 0, position >>> 0);
+    else {
+      // The high half changes once every 4 GiB: one 64-bit store, so the kernel never sees a torn value.
+      this.#consumerHigh = high;
+      Atomics.store(this.#consumerU64, 0, BigInt(position));
+    }
+  }
+}
+
+function copyRecord<T>(view: DataView, offset: number, length: number): T {
+  const start = view.byteOffset + offset;
+  return new Uint8Array(view.buffer.slice(start, start + length)) as T;
+}
+
+function decodeWith<T>(codec: Codec<T>, name: string): (view: DataView, offset: number, length: number) => T {
+  const need = codec.size;
+  return (view, offset, length) => {
+    if (length < need) {
+      throw new BpfError(
+        `ring buffer '${name}': a record of ${length} bytes is shorter than the ${need} bytes its type needs; skipped`,
+        { code: 'EMSGSIZE' },
+      );
+    }
+    return codec.decode(view, offset);
+  };
+}
+
+interface Member {
+  readonly ring: RingBuffer<unknown>;
+  readonly handler: RecordHandler<unknown>;
+}
+
+/**
+ * Several ring buffers behind one epoll FD: one worker-thread wait serves them all. Each ring has its own
+ * record handler. The set owns the rings added to it: `close()` closes them too.
+ */
+export class RingBufferSet implements Disposable {
+  readonly #members: Member[] = [];
+  readonly #epfd: number;
+  readonly #events = new EpollEvents(64);
+  readonly #closing = deferred();
+  #pendingWait: Promise<number> | undefined;
+  #closed = false;
+
+  constructor() {
+    this.#epfd = epollCreate();
+  }
+
+  /** The rings in the set, in the order they were added. */
+  get rings(): readonly RingBuffer<unknown>[] {
+    return this.#members.map((m) => m.ring);
+  }
+
+  /** Adds `ring`, whose records go to `handler`. */
+  add<T>(ring: RingBuffer<T>, handler: RecordHandler<T>): this {
+    if (this.#closed) throw new BpfError('this RingBufferSet is closed', { code: 'EBADF' });
+    if (ring.closed) throw new OptionError(`ring buffer '${ring.map.name}' is closed`, { option: 'ring' });
+    epollAdd(this.#epfd, ring.map.fd, EpollFlag.IN, this.#members.length);
+    this.#members.push({ ring, handler } as Member);
+    return this;
+  }
+
+  /** Drains every ring now; returns how many records were handled. */
+  consume(): number {
+    let n = 0;
+    for (const m of this.#members) n += m.ring.consume(m.handler);
+    return n;
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: until records come or the set is closed) on a worker thread for any ring to
+   * have records, then drains the ready ones. Resolves with how many records were handled.
+   */
+  async poll(timeoutMs: number): Promise<number> {
+    const deadline = timeoutMs < 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) return 0;
+      const now = this.consume();
+      if (now > 0) return now;
+      const left = deadline - Date.now();
+      if (left <= 0) return 0;
+      await Promise.race([this.#wait(Math.min(left, WAIT_SLICE_MS)), this.#closing.promise]);
+    }
+  }
+
+  /** Closes the epoll FD and every ring; a pending poll resolves with 0. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeFd(this.#epfd);
+    for (const m of this.#members) m.ring.close();
+    this.#closing.resolve();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #wait(timeoutMs: number): Promise<number> {
+    if (this.#pendingWait !== undefined) return this.#pendingWait;
+    const wait = this.#events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
+      this.#pendingWait = undefined;
+    });
+    this.#pendingWait = wait;
+    return wait;
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * Tracing attachments on the real kernel: tracepoints (auto-attach and explicit, with a BPF cookie),
+ * raw_tp, tp_btf, a task iterator, a sampling perf event; and the clear errors for what this kernel lacks
+ * (kprobes, kprobe.multi, fentry).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfError, FeatureMissingError } from '../src/errors.js';
+import {
+  attachKprobe,
+  attachKprobeMulti,
+  attachPerfEvent,
+  attachRawTracepoint,
+  attachTracepoint,
+  attachTracing,
+  autoAttach,
+  BpfIterLink,
+} from '../src/runtime/attach/index.js';
+import { BpfObject } from '../src/runtime/object.js';
+import { closeFd } from '../src/runtime/sys/fd.js';
+import { linkGetFdById } from '../src/runtime/sys/info.js';
+import { PerfSwConfig, PerfType, perfEventOpen } from '../src/runtime/sys/perf.js';
+import { getU64, setInt } from './bins/globals.js';
+import { buildTarget, removeTargets, startTarget } from './bins/target.js';
+import { countOpenFds, ensureTracefs, isRoot, requireKernel } from './helpers/kernel.js';
+
+const FIX = new URL('./fixtures/', import.meta.url).pathname;
+const canRun = requireKernel('bpf() as root', isRoot(), 'tests need root for bpf(), perf events and tracefs');
+
+function traceObject(tgid: number): BpfObject {
+  const obj = BpfObject.open(`${FIX}attach_trace.bpf.o`);
+  setInt(obj, 'target_tgid', tgid);
+  return obj;
+}
+
+/** Makes `n` system calls from this process. */
+function syscalls(n: number): void {
+  for (let i = 0; i < n; i++) statSync('/');
+}
+
+function expectLinkGone(id: number): void {
+  expect(() => linkGetFdById(id)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+}
+
+describe.runIf(canRun)('tracing attachments', () => {
+  let target = '';
+  beforeAll(() => {
+    ensureTracefs();
+    target = buildTarget({ pie: true });
+  });
+  afterAll(() => removeTargets());
+
+  it('auto-attaches minimal.bpf.o to its tracepoint: every getpid() of the target process is counted', async () => {
+    const fds = countOpenFds();
+    const child = startTarget(target, 25);
+    const obj = BpfObject.open(`${FIX}minimal.bpf.o`);
+    setInt(obj, 'target_pid', child.pid);
+    obj.load();
+    const link = autoAttach(obj.programs.get('handle_getpid')!);
+    expect(link).toBeDefined();
+    expect(link!.type).toBe('perf_event');
+    expect(link!.target).toBe('tracepoint syscalls:sys_enter_getpid');
+    const info = link!.info();
+    expect(info).toMatchObject({ kind: 'perf_event', name: 'sys_enter_getpid' });
+    const bss = obj.maps.get('.bss')!.dataView();
+    expect(bss.getInt32(0, true)).toBe(0);
+    await child.go();
+    expect(bss.getInt32(0, true)).toBe(25);
+    expect(bss.getInt32(4, true)).toBe(child.pid);
+    link!.detach();
+    link!.detach();
+    expect(link!.detached).toBe(true);
+    expect(link!.fd).toBe(-1);
+    expectLinkGone(info.id);
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('passes a BPF cookie to a tracepoint program', async () => {
+    const child = startTarget(target, 9);
+    const obj = traceObject(child.pid);
+    obj.load();
+    const link = attachTracepoint(obj.programs.get('count_tp')!, 'syscalls', 'sys_enter_getppid', {
+      cookie: 0xfeedf00dcafen,
+    });
+    expect(link.info()).toMatchObject({ kind: 'perf_event', cookie: 0xfeedf00dcafen });
+    await child.go();
+    expect(getU64(obj, 'tp_hits')).toBe(9n);
+    expect(getU64(obj, 'tp_cookie')).toBe(0xfeedf00dcafen);
+    link.detach();
+    obj.close();
+  });
+
+  it('names a missing tracepoint and closes what it opened', () => {
+    const fds = countOpenFds();
+    using obj = traceObject(0);
+    obj.load();
+    expect(() =>
+      attachTracepoint(obj.programs.get('count_tp')!, 'syscalls', 'sys_enter_no_such_call'),
+    ).toThrow(/tracepoint syscalls:sys_enter_no_such_call/);
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('attaches raw_tp/sys_enter: counts this process while attached, nothing after detach', async () => {
+    const fds = countOpenFds();
+    const obj = traceObject(process.pid);
+    obj.load();
+    const link = autoAttach(obj.programs.get('count_raw_tp')!)!;
+    expect(link.type).toBe('raw_tracepoint');
+    expect(link.info()).toMatchObject({ kind: 'raw_tracepoint', tpName: 'sys_enter' });
+    syscalls(50);
+    expect(getU64(obj, 'raw_tp_hits')).toBeGreaterThanOrEqual(50n);
+    const id = link.info().id;
+    link.detach();
+    expectLinkGone(id);
+    const frozen = getU64(obj, 'raw_tp_hits');
+    syscalls(50);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(getU64(obj, 'raw_tp_hits')).toBe(frozen);
+    // The explicit form, with a cookie (Linux 6.10+), reaches the same hook.
+    const again = attachRawTracepoint(obj.programs.get('count_raw_tp')!, 'sys_enter', { cookie: 5n });
+    expect(again.info()).toMatchObject({ kind: 'raw_tracepoint', cookie: 5n });
+    syscalls(10);
+    expect(getU64(obj, 'raw_tp_hits')).toBeGreaterThanOrEqual(frozen + 10n);
+    again.detach();
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('attaches tp_btf/sys_enter (target resolved from kernel BTF at load)', () => {
+    const obj = traceObject(process.pid);
+    obj.load();
+    const prog = obj.programs.get('count_tp_btf')!;
+    const link = autoAttach(prog)!;
+    expect(link.type).toBe('raw_tracepoint');
+    syscalls(40);
+    expect(getU64(obj, 'tp_btf_hits')).toBeGreaterThanOrEqual(40n);
+    link.detach();
+    const withCookie = attachTracing(prog, { cookie: 77n });
+    expect(withCookie.info()).toMatchObject({ cookie: 77n });
+    withCookie.detach();
+    obj.close();
+  });
+
+  it('runs a task iterator whose output lists this process with its comm', async () => {
+    const fds = countOpenFds();
+    const obj = traceObject(0);
+    obj.load();
+    const link = autoAttach(obj.programs.get('dump_task')!);
+    expect(link).toBeInstanceOf(BpfIterLink);
+    const iter = link as BpfIterLink;
+    expect(iter.info()).toMatchObject({ kind: 'iter', targetName: 'task' });
+    const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+    const mine = `${process.pid} ${process.pid} ${comm}`;
+    const text = iter.readText();
+    expect(text.split('\n')).toContain(mine);
+    let streamed = '';
+    let pieces = 0;
+    for await (const chunk of iter.chunks(256)) {
+      streamed += Buffer.from(chunk).toString('utf8');
+      pieces++;
+    }
+    expect(pieces).toBeGreaterThan(1);
+    expect(streamed.split('\n')).toContain(mine);
+    // Leaving the loop early closes the iterator instance too.
+    for await (const _ of iter.chunks(64)) break;
+    iter.detach();
+    expect(() => iter.readText()).toThrow(/detached/);
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('runs a perf_event program on CPU-clock samples of this thread, with a cookie', () => {
+    const fds = countOpenFds();
+    const obj = traceObject(process.pid);
+    obj.load();
+    // Samples of this thread on whatever CPU it runs on, every 100 µs of its CPU time.
+    const perfFd = perfEventOpen(
+      { type: PerfType.SOFTWARE, config: PerfSwConfig.CPU_CLOCK, samplePeriod: 100_000 },
+      0,
+      -1,
+    );
+    const link = attachPerfEvent(obj.programs.get('count_perf')!, perfFd, { cookie: 42n });
+    // The link holds its own duplicate of the perf FD.
+    closeFd(perfFd);
+    expect(link.type).toBe('perf_event');
+    // eventType 6 is BPF_PERF_EVENT_EVENT: a plain perf event (not a probe or tracepoint).
+    expect(link.info()).toMatchObject({ kind: 'perf_event', eventType: 6, cookie: 42n });
+    const until = Date.now() + 60;
+    while (Date.now() < until) syscalls(1);
+    expect(getU64(obj, 'perf_hits')).toBeGreaterThan(10n);
+    expect(getU64(obj, 'perf_cookie')).toBe(42n);
+    link.detach();
+    const frozen = getU64(obj, 'perf_hits');
+    const later = Date.now() + 20;
+    while (Date.now() < later) syscalls(1);
+    expect(getU64(obj, 'perf_hits')).toBe(frozen);
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+});
+
+describe.runIf(canRun)('attachments this kernel may lack', () => {
+  const hasKprobes = (() => {
+    try {
+      statSync('/sys/bus/event_source/devices/kprobe/type');
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  /** sections_unloadable.bpf.o with only the named programs loaded. */
+  function unloadable(...names: string[]): BpfObject {
+    const obj = BpfObject.open(`${FIX}sections_unloadable.bpf.o`);
+    for (const p of obj.programs.values()) p.autoload = names.includes(p.name);
+    obj.load();
+    return obj;
+  }
+
+  it('kprobe and ksyscall: attach, or a FeatureMissingError naming CONFIG_KPROBES', () => {
+    const fds = countOpenFds();
+    const obj = unloadable('kprobe_unlinkat', 'ksyscall_getpid');
+    for (const name of ['kprobe_unlinkat', 'ksyscall_getpid']) {
+      const prog = obj.programs.get(name)!;
+      if (hasKprobes) {
+        const link = autoAttach(prog)!;
+        expect(link.type).toBe('perf_event');
+        link.detach();
+        continue;
+      }
+      let caught: unknown;
+      try {
+        autoAttach(prog);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(FeatureMissingError);
+      expect((caught as FeatureMissingError).message).toMatch(/CONFIG_KPROBES/);
+      expect((caught as FeatureMissingError).feature).toMatch(/kprobe/);
+    }
+    const explicit = (): void =>
+      attachKprobe(obj.programs.get('kprobe_unlinkat')!, 'do_unlinkat', { retprobe: true }).detach();
+    if (hasKprobes) explicit();
+    else expect(explicit).toThrow(/CONFIG_KPROBES/);
+    obj.close();
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('kprobe.multi: attach, or a FeatureMissingError naming CONFIG_FPROBE', () => {
+    const obj = unloadable('kprobe_multi_unlink');
+    const prog = obj.programs.get('kprobe_multi_unlink')!;
+    try {
+      const link = autoAttach(prog)!;
+      expect(link.type).toBe('kprobe_multi');
+      link.detach();
+    } catch (err) {
+      expect(err).toBeInstanceOf(FeatureMissingError);
+      expect((err as Error).message).toMatch(/CONFIG_FPROBE/);
+    }
+    expect(() => attachKprobeMulti(prog, { pattern: 'no_such_function_*' })).toThrow(
+      /no kernel function matches/,
+    );
+    obj.close();
+  });
+
+  it('fentry: loads and attaches, or the load is refused with EPERM (lockdown) and attach says not loaded', () => {
+    const obj = BpfObject.open(`${FIX}sections_unloadable.bpf.o`);
+    for (const p of obj.programs.values()) p.autoload = p.name === 'fentry_unlinkat';
+    const prog = obj.programs.get('fentry_unlinkat')!;
+    try {
+      obj.load();
+      const link = autoAttach(prog)!;
+      expect(link.type).toBe('tracing');
+      link.detach();
+    } catch (err) {
+      expect(err).toBeInstanceOf(BpfError);
+      expect((err as BpfError).code).toBe('EPERM');
+      expect((err as BpfError).message).toMatch(/fentry_unlinkat/);
+      expect(() => autoAttach(prog)).toThrow(/not loaded/);
+    }
+    obj.close();
+  });
+});
