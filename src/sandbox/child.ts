@@ -43,6 +43,22 @@ function failure(e: unknown): FailureMessage {
   return { type: 'error', message, code: 'ESANDBOX', errno: 0, command: 'sandbox child' };
 }
 
+/**
+ * `mkdir -p`, one component at a time: Node's recursive mkdir loops forever where mkdir() fails with ENOENT
+ * under an existing directory (procfs, sysfs).
+ */
+function makeDirectories(path: string): void {
+  let prefix = '';
+  for (const part of path.split('/').filter((p) => p !== '')) {
+    prefix += `/${part}`;
+    try {
+      mkdirSync(prefix);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 async function nextLine(lines: LineReader): Promise<string> {
   const next = await lines.next();
   if (next.done === true) throw new Error('sandbox child: the parent closed the channel');
@@ -59,7 +75,7 @@ async function makeBpffs(at: string, send: (m: ChildMessage) => void, lines: Lin
     send({ type: 'fsfd', fd: fsFd });
     const reply = decodeParentMessage(await nextLine(lines));
     if (reply.type === 'abort') throw new Error(`sandbox child: the parent gave up: ${reply.message}`);
-    mkdirSync(at, { recursive: true });
+    makeDirectories(at);
     const mountFd = fsmount(fsFd);
     try {
       moveMountTo(mountFd, at);

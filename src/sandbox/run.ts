@@ -160,18 +160,16 @@ function superviseSetup(child: ChildProcess, delegation: Delegation): Promise<Bp
       settled = true;
       outcome = value;
     };
+    const fail = (e: unknown): void => {
+      settle(e instanceof BpfError ? e : new BpfError(String(e), { code: 'ESANDBOX', command: 'sandbox' }));
+      // The child may be waiting for a reply: tell it to give up.
+      send({ type: 'abort', message: e instanceof Error ? e.message : String(e) });
+    };
     const onMessage = (m: ChildMessage): void => {
       switch (m.type) {
         case 'fsfd':
-          try {
-            configure(child.pid!, m.fd, delegation);
-            send({ type: 'configured' });
-          } catch (e) {
-            settle(
-              e instanceof BpfError ? e : new BpfError(String(e), { code: 'ESANDBOX', command: 'sandbox' }),
-            );
-            send({ type: 'abort', message: e instanceof Error ? e.message : String(e) });
-          }
+          configure(child.pid!, m.fd, delegation);
+          send({ type: 'configured' });
           break;
         case 'mounted':
         case 'ready':
@@ -186,11 +184,10 @@ function superviseSetup(child: ChildProcess, delegation: Delegation): Promise<Bp
       try {
         onMessage(decodeChildMessage(line));
       } catch (e) {
-        settle(
-          new BpfError(e instanceof Error ? e.message : String(e), { code: 'ESANDBOX', command: 'sandbox' }),
-        );
+        fail(e);
       }
     });
+    // Writing after the child closed its end fails; its exit, not the write, tells how setup went.
     channel.on('error', () => {});
     channel.on('close', () => {
       done(settled ? outcome : null);
@@ -238,6 +235,7 @@ export async function runSandbox(opts: SandboxOptions): Promise<SandboxResult> {
       fail(
         new BpfError(`sandbox: cannot start util-linux unshare: ${e.message}`, {
           code,
+          errno: Math.abs(e.errno ?? 0),
           command: 'unshare',
           cause: e,
         }),
