@@ -15,6 +15,7 @@ import {
   sandboxOptionsFromCli,
 } from '../sandbox/cli.js';
 import { runSandbox } from '../sandbox/run.js';
+import { runDemo } from './demo.js';
 import { runGen, watchGen } from './gen.js';
 import { formatInspect, inspectObject } from './inspect.js';
 import { packageVersion } from './package.js';
@@ -86,6 +87,17 @@ export async function main(argv: string[]): Promise<void> {
           (a) => gen('types', a),
         )
         .demandCommand(1, 'Name what to generate: skeleton or types.'),
+    )
+    .command(
+      'demo',
+      'Generate, type-check, load and attach the bundled example and show a few seconds of live typed events',
+      (y) => y.option('seconds', { type: 'number', default: 5, describe: 'how long to show events' }),
+      async (a) => {
+        process.exitCode = await runDemo({
+          seconds: a.seconds,
+          say: (line) => process.stdout.write(`${line}\n`),
+        });
+      },
     )
     .command(
       'inspect <object>',

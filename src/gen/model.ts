@@ -160,10 +160,10 @@ export function describeObject(
       });
     }
   }
-  const visibleSections = sections.map((s) => ({
-    ...s,
-    variables: s.variables.filter((v) => !usedAnchors.has(v.name)),
-  }));
+  // A section with no variable to show (only static ones, or only record anchors) gets no view.
+  const visibleSections = sections
+    .map((s) => ({ ...s, variables: s.variables.filter((v) => !usedAnchors.has(v.name)) }))
+    .filter((s) => s.variables.length > 0);
   const programs = spec.programs.map((p) => ({
     name: p.name,
     section: p.sectionName,

@@ -95,16 +95,18 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   /** Bytes of the data area. */
   readonly size: number;
   readonly #decode: (view: DataView, offset: number, length: number) => T;
-  readonly #consumerU32: Uint32Array;
-  readonly #consumerU64: BigInt64Array;
-  readonly #producer: BigInt64Array;
-  readonly #headers: Int32Array;
-  readonly #data: DataView;
-  readonly #release: () => void;
+  // The mappings are made on first use, so a skeleton can construct its rings before load().
+  #mapped = false;
+  #consumerU32!: Uint32Array;
+  #consumerU64!: BigInt64Array;
+  #producer!: BigInt64Array;
+  #headers!: Int32Array;
+  #data!: DataView;
+  #release: () => void = () => {};
   /** Offset of the data area in the read-only mapping. */
-  readonly #base: number;
-  #consumer: number;
-  #consumerHigh: number;
+  #base = 0;
+  #consumer = 0;
+  #consumerHigh = 0;
   #epfd = -1;
   #events: EpollEvents | undefined;
   #pendingWait: Promise<number> | undefined;
@@ -118,8 +120,6 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
         option: 'map',
       });
     }
-    const fd = map.fd;
-    if (fd < 0) throw new BpfError(`map '${map.name}' is not loaded; call load() first`, { code: 'EBADF' });
     const page = pageSize();
     const size = map.maxEntries;
     if (size <= 0 || size % page !== 0 || (size & (size - 1)) !== 0) {
@@ -130,6 +130,15 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     this.map = map;
     this.size = size;
     this.#decode = codec === undefined ? copyRecord : decodeWith(codec, map.name);
+  }
+
+  /** Maps the ring's pages the first time it is read (the map must be loaded by then). */
+  #ensureMapped(): void {
+    if (this.#mapped) return;
+    const { map, size } = this;
+    const fd = map.fd;
+    if (fd < 0) throw new BpfError(`map '${map.name}' is not loaded; call load() first`, { code: 'EBADF' });
+    const page = pageSize();
     const consumer = mmapMap(fd, page, 0);
     let producer: { buffer: ArrayBuffer; release(): void };
     try {
@@ -150,6 +159,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     this.#base = page;
     this.#consumer = Number(Atomics.load(this.#consumerU64, 0));
     this.#consumerHigh = Math.floor(this.#consumer / TWO_32);
+    this.#mapped = true;
   }
 
   /** Whether {@link close} was called. */
@@ -160,6 +170,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   /** Bytes written by the producer and not yet consumed (headers and discarded records included). */
   pending(): number {
     if (this.#closed) return 0;
+    this.#ensureMapped();
     return Number(Atomics.load(this.#producer, 0)) - this.#consumer;
   }
 
@@ -260,6 +271,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
 
   #drain(handler: RawRecordHandler, max: number): number {
     if (this.#closed) return 0;
+    this.#ensureMapped();
     const headers = this.#headers;
     const data = this.#data;
     const base = this.#base;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds every examples/<name>/*.bpf.c with clang and generates its skeleton with bpf-skel (from the
+# sources, so no build of the package is needed). Objects and skeletons are committed, so the examples run
+# without clang.
+#
+#   examples/build.sh            build all examples
+#   examples/build.sh NAME...    build only these
+#   examples/build.sh --check    rebuild into a temp dir; fail naming each committed file that differs
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+CLANG="${CLANG:-clang}"
+CFLAGS=(-g -O2 -target bpf -D__TARGET_ARCH_x86 -I test/fixtures -I/usr/include/x86_64-linux-gnu
+  -fdebug-compilation-dir=. -Wall -Werror)
+
+check=0
+names=()
+for arg in "$@"; do
+  case "$arg" in
+    --check) check=1 ;;
+    -h | --help) sed -n '2,9p' "$0"; exit 0 ;;
+    -*) echo "build.sh: unknown option $arg" >&2; exit 2 ;;
+    *) names+=("$arg") ;;
+  esac
+done
+if [ ${#names[@]} -eq 0 ]; then
+  for dir in examples/*/; do
+    compgen -G "$dir*.bpf.c" >/dev/null && names+=("$(basename "$dir")")
+  done
+fi
+
+status=0
+for name in "${names[@]}"; do
+  for src in examples/"$name"/*.bpf.c; do
+    base="${src%.bpf.c}"
+    obj="$base.bpf.o"
+    skel="$base.skel.ts"
+    if [ "$check" = 1 ]; then
+      tmp="$(mktemp -d)"
+      "$CLANG" "${CFLAGS[@]}" -c "$src" -o "$tmp/o"
+      npx tsx src/cli/main.ts gen skeleton "$obj" -o "$tmp/skel" 2>/dev/null
+      cmp -s "$tmp/o" "$obj" || { echo "DIFFERS: $obj (rebuild with examples/build.sh $name)"; status=1; }
+      cmp -s "$tmp/skel" "$skel" || { echo "DIFFERS: $skel (regenerate with examples/build.sh $name)"; status=1; }
+      rm -rf "$tmp"
+    else
+      "$CLANG" "${CFLAGS[@]}" -c "$src" -o "$obj"
+      npx tsx src/cli/main.ts gen skeleton "$obj" -o "$skel"
+    fi
+  done
+done
+exit $status
