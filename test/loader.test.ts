@@ -2,14 +2,20 @@
  * The loader on real objects and the real kernel: global data reaches the kernel and stays live, subprograms
  * and callbacks run, tail calls and map-in-map follow their static initialisers, and open() is parse-only.
  */
+
+import { existsSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FeatureMissingError } from '../src/errors.js';
+import { MapTypes } from '../src/runtime/kinds.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { setBpfTraceHook } from '../src/runtime/sys/bpf.js';
 import { closeFd } from '../src/runtime/sys/fd.js';
+import { mapInfo } from '../src/runtime/sys/info.js';
 import { linkCreate } from '../src/runtime/sys/link.js';
+import { mapCreate, objPin } from '../src/runtime/sys/map.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
-import { isRoot, requireKernel } from './helpers/kernel.js';
+import { countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}.bpf.o`, import.meta.url).pathname;
 
@@ -184,6 +190,31 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'loading needs root (or a token)
       closeFd(link);
     }
     expect(progTestRun(runCalls.fd).retval).toBe(39);
+  });
+
+  it('pins maps by name, reuses a compatible pin and refuses an incompatible one', () => {
+    using bpffs = tempBpffs();
+    const pin = join(bpffs.path, 'pinned_hash');
+    const first = BpfObject.open(fixture('maps'), { bpfTokenPath: '', pinRootPath: bpffs.path });
+    first.load();
+    expect(existsSync(pin)).toBe(true);
+    const id = mapInfo(first.maps.get('pinned_hash')!.fd).id;
+    first.close();
+    // The pin keeps the map: a second object reuses it rather than making a new one.
+    using second = BpfObject.open(fixture('maps'), { bpfTokenPath: '', pinRootPath: bpffs.path });
+    second.load();
+    expect(mapInfo(second.maps.get('pinned_hash')!.fd).id).toBe(id);
+    second.close();
+
+    unlinkSync(pin);
+    const other = mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 8, maxEntries: 1 });
+    objPin(other, pin);
+    closeFd(other);
+    const fds = countOpenFds();
+    const third = BpfObject.open(fixture('maps'), { bpfTokenPath: '', pinRootPath: bpffs.path });
+    expect(() => third.load()).toThrow(/pinned at .*pinned_hash is incompatible: type 2 \(object wants 1\)/);
+    third.close();
+    expect(countOpenFds()).toBe(fds);
   });
 
   it('leaves programs of ? sections unloaded unless asked', () => {
