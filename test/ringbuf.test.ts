@@ -141,6 +141,20 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'ring buffer tests need 
     expect(RECORDS * 176).toBeGreaterThan(rb.size * 2);
   });
 
+  it('two consumers of one map share its position: each record is consumed once', () => {
+    const obj = loadRingbuf();
+    const a = track(new RingBuffer(mapOf(obj, 'rb'), eventCodec));
+    const b = track(new RingBuffer(mapOf(obj, 'rb'), eventCodec));
+    const emit = emitter(obj, 'emit_events');
+    emit(300, 0);
+    const pids: number[] = [];
+    expect(a.consume((e) => void pids.push(e.pid), 100)).toBe(100);
+    expect(b.pending()).toBe(200 * 176);
+    expect(b.consume((e) => void pids.push(e.pid))).toBe(200);
+    expect(a.consume(() => {})).toBe(0);
+    expect(pids).toEqual([...Array(300).keys()]);
+  });
+
   it('skips discarded records and steps over records of every length', () => {
     const obj = track(BpfObject.open(`${FIX}ringdiscard.bpf.o`));
     obj.load();

@@ -33,6 +33,9 @@ const TWO_32 = 2 ** 32;
  */
 export const WAIT_SLICE_MS = 500;
 
+/** Records consumed between two stores of the consumer position (a power of 2, minus 1). */
+const PUBLISH_EVERY_MASK = 63;
+
 /**
  * Called with each record of a raw consume: `length` bytes at `offset` of `view`, a view of the ring's memory
  * valid only during the call. Return `false` to stop after this record.
@@ -105,8 +108,6 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #release: () => void = () => {};
   /** Offset of the data area in the read-only mapping. */
   #base = 0;
-  #consumer = 0;
-  #consumerHigh = 0;
   #epfd = -1;
   #events: EpollEvents | undefined;
   #pendingWait: Promise<number> | undefined;
@@ -157,8 +158,6 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     this.#headers = new Int32Array(producer.buffer);
     this.#data = new DataView(producer.buffer);
     this.#base = page;
-    this.#consumer = Number(Atomics.load(this.#consumerU64, 0));
-    this.#consumerHigh = Math.floor(this.#consumer / TWO_32);
     this.#mapped = true;
   }
 
@@ -171,7 +170,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   pending(): number {
     if (this.#closed) return 0;
     this.#ensureMapped();
-    return Number(Atomics.load(this.#producer, 0)) - this.#consumer;
+    return Number(Atomics.load(this.#producer, 0)) - Number(Atomics.load(this.#consumerU64, 0));
   }
 
   /** Hands every available record (at most `max`) to `handler`, decoded; returns how many it got. */
@@ -276,46 +275,45 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     const data = this.#data;
     const base = this.#base;
     const size = this.size;
-    let consumer = this.#consumer;
+    // Start from the shared consumer page, not a private copy: another consumer of the map may have moved it.
+    let consumer = Number(Atomics.load(this.#consumerU64, 0));
     let producer = Number(Atomics.load(this.#producer, 0));
     let offset = consumer % size;
     let n = 0;
-    while (n < max) {
-      if (consumer >= producer) {
-        producer = Number(Atomics.load(this.#producer, 0));
-        if (consumer >= producer) break;
-      }
-      const header = Atomics.load(headers, (base + offset) >> 2);
-      if ((header & BUSY_BIT) !== 0) break;
-      const length = header & LENGTH_MASK;
-      const step = (length + HEADER_SIZE + 7) & ~7;
-      let stop = false;
-      try {
-        if ((header & DISCARD_BIT) === 0) {
-          n++;
-          stop = handler(data, base + offset + HEADER_SIZE, length) === false;
+    try {
+      while (n < max) {
+        if (consumer >= producer) {
+          producer = Number(Atomics.load(this.#producer, 0));
+          if (consumer >= producer) break;
         }
-      } finally {
+        const header = Atomics.load(headers, (base + offset) >> 2);
+        if ((header & BUSY_BIT) !== 0) break;
+        const length = header & LENGTH_MASK;
+        const at = base + offset + HEADER_SIZE;
+        // Advanced before the handler runs, so a record whose handler throws still counts as consumed.
+        const step = (length + HEADER_SIZE + 7) & ~7;
         consumer += step;
         offset += step;
         if (offset >= size) offset -= size;
-        this.#publish(consumer);
+        if ((header & DISCARD_BIT) !== 0) continue;
+        n++;
+        const stop = handler(data, at, length) === false;
+        // Hand space back to the producer in batches: one store per record costs more than the record.
+        if ((n & PUBLISH_EVERY_MASK) === 0) this.#publish(consumer);
+        if (stop) break;
       }
-      if (stop) break;
+    } finally {
+      this.#publish(consumer);
     }
     return n;
   }
 
   /** Stores the consumer position, freeing the space before it for the producer. */
   #publish(position: number): void {
-    this.#consumer = position;
     const high = Math.floor(position / TWO_32);
-    if (high === this.#consumerHigh) Atomics.store(this.#consumerU32, 0, position >>> 0);
-    else {
-      // The high half changes once every 4 GiB: one 64-bit store, so the kernel never sees a torn value.
-      this.#consumerHigh = high;
-      Atomics.store(this.#consumerU64, 0, BigInt(position));
-    }
+    if (high === Atomics.load(this.#consumerU32, 1)) Atomics.store(this.#consumerU32, 0, position >>> 0);
+    // The high half changes once every 4 GiB: then one 64-bit store, so the kernel never sees a torn value.
+    else Atomics.store(this.#consumerU64, 0, BigInt(position));
   }
 }
 
