@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { BpfError, OptionError } from '../src/errors.js';
+import { OptionError } from '../src/errors.js';
 import type { Codec } from '../src/runtime/codec.js';
 import type { BpfMap } from '../src/runtime/map.js';
 import { BpfObject } from '../src/runtime/object.js';

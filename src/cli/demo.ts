@@ -43,7 +43,10 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     mkdirSync(join(work, 'js'));
     mkdirSync(join(work, 'node_modules'));
     symlinkSync(root, join(work, 'node_modules', 'bpf-skel'), 'dir');
-    writeFileSync(join(work, 'package.json'), '{ "name": "bpf-skel-demo", "private": true, "type": "module" }\n');
+    writeFileSync(
+      join(work, 'package.json'),
+      '{ "name": "bpf-skel-demo", "private": true, "type": "module" }\n',
+    );
     return await demoIn(work, root, opts);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -40,10 +40,10 @@ const PUBLISH_EVERY_MASK = 63;
  * Called with each record of a raw consume: `length` bytes at `offset` of `view`, a view of the ring's memory
  * valid only during the call. Return `false` to stop after this record.
  */
-export type RawRecordHandler = (view: DataView, offset: number, length: number) => boolean | undefined | void;
+export type RawRecordHandler = (view: DataView, offset: number, length: number) => unknown;
 
 /** Called with each decoded record; return `false` to stop after it. */
-export type RecordHandler<T> = (record: T) => boolean | undefined | void;
+export type RecordHandler<T> = (record: T) => unknown;
 
 const unmapped = new FinalizationRegistry<{ address: bigint; length: number }>(({ address, length }) => {
   munmap(address, length);
