@@ -294,7 +294,8 @@ describe('runSandbox', () => {
   });
 
   it('mounts the BPF FS with the delegation asked for, or none at all', async () => {
-    const grep = ['sh', '-c', "grep ' - bpf ' /proc/self/mountinfo || echo none"];
+    // Only the sandbox's own mount point: bpffs mounts elsewhere (other tests' temporary ones) are inherited.
+    const grep = ['sh', '-c', "grep ' /sys/fs/bpf .* - bpf ' /proc/self/mountinfo || echo none"];
     const delegated = await runSandbox({
       command: grep,
       stdio: 'pipe',
