@@ -355,7 +355,8 @@ describe('runSandbox', () => {
       errno: 2,
       command: 'unshare',
     });
-    const hung = await runSandbox({ command: ['sleep', '10'], stdio: 'pipe', mount: false, timeoutMs: 300 });
+    // Long enough for the sandbox to be set up on a loaded machine, so the timeout hits the command itself.
+    const hung = await runSandbox({ command: ['sleep', '60'], stdio: 'pipe', mount: false, timeoutMs: 4000 });
     expect(hung).toMatchObject({ status: null, signal: 'SIGTERM' });
   });
 
