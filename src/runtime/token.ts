@@ -292,24 +292,40 @@ function explainOpenErrno(code: string): string {
 }
 
 /** Makes a token from the BPF FS at `path`, or returns the failure explained; never leaks the directory FD. */
-function tokenFromPath(path: string): number | BpfError {
+/** How making a token from a path failed: at opening it, or at BPF_TOKEN_CREATE. */
+interface TokenFailure {
+  readonly step: 'open' | 'create';
+  readonly path: string;
+  readonly cause: BpfError;
+}
+
+/** Makes a token from `path`, or says cheaply how it failed (see {@link explainFailure} for the words). */
+function tryTokenFromPath(path: string): number | TokenFailure {
   let dir: number;
   try {
     dir = openDir(path);
   } catch (e) {
     if (!(e instanceof BpfError)) throw e;
-    const message = `cannot make a BPF token from ${path}: opening it failed with ${e.code}: ${explainOpenErrno(e.code)}`;
-    return new BpfError(message, { code: e.code, errno: e.errno, command: 'BPF_TOKEN_CREATE', cause: e });
+    return { step: 'open', path, cause: e };
   }
   try {
     return tokenCreate(dir);
   } catch (e) {
     if (!(e instanceof BpfError)) throw e;
-    const message = `BPF_TOKEN_CREATE from ${path} failed with ${e.code}: ${explainCreateErrno(path, e.code)}`;
-    return new BpfError(message, { code: e.code, errno: e.errno, command: 'BPF_TOKEN_CREATE', cause: e });
+    return { step: 'create', path, cause: e };
   } finally {
     closeFd(dir);
   }
+}
+
+/** The error that explains a failure in plain words (reads the mount table for EINVAL, so not for free). */
+function explainFailure(f: TokenFailure): BpfError {
+  const { path, cause: e } = f;
+  const message =
+    f.step === 'open'
+      ? `cannot make a BPF token from ${path}: opening it failed with ${e.code}: ${explainOpenErrno(e.code)}`
+      : `BPF_TOKEN_CREATE from ${path} failed with ${e.code}: ${explainCreateErrno(path, e.code)}`;
+  return new BpfError(message, { code: e.code, errno: e.errno, command: 'BPF_TOKEN_CREATE', cause: e });
 }
 
 function describeAllowed(info: TokenInfo): string {
@@ -349,17 +365,34 @@ export function createToken(plan: TokenPlan, log: TokenLog | undefined = tokenDe
       return { kind: 'token', fd, mode: 'fd' };
     }
     case 'implicit': {
-      const made = tokenFromPath(plan.path);
+      const made = tryTokenFromPath(plan.path);
       if (typeof made !== 'number') {
-        log?.(`implicit mode: ${made.message}; loading without a token`);
-        return { kind: 'none', fd: -1, mode: 'implicit', reason: made.message, error: made };
+        // Most loads run where no token can be made; the explanation is worked out only if someone asks.
+        let explained: BpfError | undefined;
+        const explain = () => {
+          explained ??= explainFailure(made);
+          return explained;
+        };
+        log?.(`implicit mode: ${explain().message}; loading without a token`);
+        return {
+          kind: 'none',
+          fd: -1,
+          mode: 'implicit',
+          get reason() {
+            return explain().message;
+          },
+          get error() {
+            return explain();
+          },
+        };
       }
       logCreated(log, made, plan.path);
       return { kind: 'token', fd: made, mode: 'implicit', path: plan.path };
     }
     case 'path': {
-      const made = tokenFromPath(plan.path);
-      if (typeof made !== 'number') {
+      const tried = tryTokenFromPath(plan.path);
+      if (typeof tried !== 'number') {
+        const made = explainFailure(tried);
         log?.(`${made.message} (mandatory)`);
         const origin =
           plan.source === 'env'
@@ -368,8 +401,8 @@ export function createToken(plan: TokenPlan, log: TokenLog | undefined = tokenDe
         made.message += `. The token is mandatory because of ${origin}; set it to "" to load without a token`;
         throw made;
       }
-      logCreated(log, made, plan.path);
-      return { kind: 'token', fd: made, mode: 'path', path: plan.path };
+      logCreated(log, tried, plan.path);
+      return { kind: 'token', fd: tried, mode: 'path', path: plan.path };
     }
   }
 }
