@@ -83,10 +83,28 @@ export function parseElf(bytes: Uint8Array, file?: string, opts: ParseElfOptions
     });
   }
   const sections: ElfSection[] = headers.map((h, index) => {
-    const where = { ...fileLoc, section: `#${index}`, offset: header.shoff + index * SHDR_SIZE };
-    const name = shstrndx === 0 ? '' : readCString(shstr.data, h.nameOff, 'section name', where);
-    const { nameOff: _, ...rest } = h;
-    return { index, name, ...rest };
+    const name =
+      shstrndx === 0
+        ? ''
+        : readCString(shstr.data, h.nameOff, 'section name', {
+            ...fileLoc,
+            section: `#${index}`,
+            offset: header.shoff + index * SHDR_SIZE,
+          });
+    return {
+      index,
+      name,
+      type: h.type,
+      flags: h.flags,
+      addr: h.addr,
+      offset: h.offset,
+      size: h.size,
+      link: h.link,
+      info: h.info,
+      addralign: h.addralign,
+      entsize: h.entsize,
+      data: h.data,
+    };
   });
 
   const symtabs = sections.filter((s) => s.type === SHT.SYMTAB);

@@ -8,6 +8,21 @@ import { ElfError, type ParseLocation } from '../errors.js';
 const decoder = new TextDecoder('utf-8');
 
 /**
+ * Each ASCII string table decoded once (names are then slices of it): decoding thousands of short names one
+ * by one costs more than the rest of parsing. `null` marks a table with non-ASCII bytes.
+ */
+const decodedTables = new WeakMap<Uint8Array, string | null>();
+
+function asciiText(table: Uint8Array): string | null {
+  let text = decodedTables.get(table);
+  if (text === undefined) {
+    text = table.every((b) => b < 0x80) ? decoder.decode(table) : null;
+    decodedTables.set(table, text);
+  }
+  return text;
+}
+
+/**
  * The NUL-terminated string at `offset` of string table `table`. ElfError (located at `where`) when the
  * offset is past the end or the string runs off the end of the table.
  */
@@ -21,5 +36,6 @@ export function readCString(table: Uint8Array, offset: number, what: string, whe
   }
   const end = table.indexOf(0, offset);
   if (end < 0) throw new ElfError(`${what}: string at offset ${offset} is not NUL-terminated`, where);
-  return decoder.decode(table.subarray(offset, end));
+  const text = asciiText(table);
+  return text === null ? decoder.decode(table.subarray(offset, end)) : text.slice(offset, end);
 }
