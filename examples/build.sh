@@ -38,9 +38,13 @@ for name in "${names[@]}"; do
     skel="$base.skel.ts"
     if [ "$check" = 1 ]; then
       tmp="$(mktemp -d)"
-      "$CLANG" "${CFLAGS[@]}" -c "$src" -o "$tmp/o"
-      npx tsx src/cli/main.ts gen skeleton "$obj" -o "$tmp/skel" 2>/dev/null
-      cmp -s "$tmp/o" "$obj" || { echo "DIFFERS: $obj (rebuild with examples/build.sh $name)"; status=1; }
+      # Same file name as the committed object: the skeleton names it (class name, sibling file to load).
+      fresh="$tmp/$(basename "$obj")"
+      "$CLANG" "${CFLAGS[@]}" -c "$src" -o "$fresh"
+      # Quiet unless it fails: a failing generator must not look like a mere difference.
+      npx tsx src/cli/main.ts gen skeleton "$fresh" -o "$tmp/skel" >"$tmp/log" 2>&1 ||
+        { cat "$tmp/log" >&2; echo "FAILED: bpf-skel gen skeleton for $obj"; status=1; }
+      cmp -s "$fresh" "$obj" || { echo "DIFFERS: $obj (rebuild with examples/build.sh $name)"; status=1; }
       cmp -s "$tmp/skel" "$skel" || { echo "DIFFERS: $skel (regenerate with examples/build.sh $name)"; status=1; }
       rm -rf "$tmp"
     else

@@ -37,6 +37,7 @@ export {
   RingBufferSet,
   WAIT_SLICE_MS,
 } from './ringbuf.js';
+export { type PerfEventAttr, PerfSwConfig, PerfType, perfEventOpen } from './sys/perf.js';
 export {
   ArrayMap,
   BloomFilterMap,
