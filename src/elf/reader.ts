@@ -86,11 +86,10 @@ export function parseElf(bytes: Uint8Array, file?: string, opts: ParseElfOptions
     const name =
       shstrndx === 0
         ? ''
-        : readCString(shstr.data, h.nameOff, 'section name', {
-            ...fileLoc,
-            section: `#${index}`,
-            offset: header.shoff + index * SHDR_SIZE,
-          });
+        : readCString(shstr.data, h.nameOff, () => ({
+            what: 'section name',
+            where: { ...fileLoc, section: `#${index}`, offset: header.shoff + index * SHDR_SIZE },
+          }));
     return {
       index,
       name,
@@ -185,6 +184,9 @@ function readHeader(bytes: Uint8Array, view: DataView, file: string, anyMachine:
 
 type SectionHeader = Omit<ElfSection, 'index' | 'name'> & { nameOff: number };
 
+/** The contents of sections without any in the file (shared: never written to). */
+const EMPTY = new Uint8Array(0);
+
 function readSectionHeader(
   bytes: Uint8Array,
   view: DataView,
@@ -195,13 +197,12 @@ function readSectionHeader(
   const type = view.getUint32(at + 4, true);
   const offset = u64(view, at + 24);
   const size = u64(view, at + 32);
-  const where = { file, section: `#${index}`, offset: at };
-  let data: Uint8Array = new Uint8Array(0);
+  let data: Uint8Array = EMPTY;
   if (type !== SHT.NOBITS && type !== SHT.NULL) {
     if (offset > bytes.length || size > bytes.length - offset) {
       throw new ElfError(
         `section contents (offset ${offset}, size ${size}) run past the end of the file (${bytes.length} bytes)`,
-        where,
+        { file, section: `#${index}`, offset: at },
       );
     }
     data = bytes.subarray(offset, offset + size);

@@ -43,24 +43,27 @@ export function readSymbols(symtab: ElfSection, sections: readonly ElfSection[],
   const symbols: ElfSymbol[] = new Array(count);
   for (let index = 0; index < count; index++) {
     const at = index * SYM_SIZE;
-    const where = { file, section: symtab.name, offset: symtab.offset + at };
+    const where = () => ({ file, section: symtab.name, offset: symtab.offset + at });
     const info = data[at + 4];
     const shndx = view.getUint16(at + 6, true);
     if (shndx !== SHN.UNDEF && shndx < SHN.LORESERVE && shndx >= sections.length) {
       throw new ElfError(
         `symbol ${index} refers to section ${shndx}, but there are ${sections.length}`,
-        where,
+        where(),
       );
     }
     if (shndx === SHN.XINDEX) {
       throw new ElfError(
         `symbol ${index} uses SHN_XINDEX (extended section indices are not supported)`,
-        where,
+        where(),
       );
     }
     symbols[index] = {
       index,
-      name: readCString(strtab.data, view.getUint32(at, true), `name of symbol ${index}`, where),
+      name: readCString(strtab.data, view.getUint32(at, true), () => ({
+        what: `name of symbol ${index}`,
+        where: where(),
+      })),
       value: view.getUint32(at + 8, true) + view.getUint32(at + 12, true) * 0x1_0000_0000,
       size: view.getUint32(at + 16, true) + view.getUint32(at + 20, true) * 0x1_0000_0000,
       bind: BINDS[info >> 4] ?? 'other',
