@@ -5,7 +5,6 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BpfError } from '../errors.js';
 import type { EmbedMode } from '../gen/skeleton.js';
 import {
   SANDBOX_HELP,
@@ -17,13 +16,23 @@ import {
 import { runSandbox } from '../sandbox/run.js';
 import { runDemo } from './demo.js';
 import { runGen, watchGen } from './gen.js';
+import { initProject, TEMPLATE_SUMMARIES, TEMPLATES } from './init.js';
 import { formatInspect, inspectObject } from './inspect.js';
+import { errorMessage, exitCodeFor, progress, styleFor, UsageError, writeJson } from './output.js';
 import { packageVersion } from './package.js';
 import { formatTokenReport, tokenReport } from './token.js';
 
 /** Prints `value` as JSON or as text. */
 function print(json: boolean | undefined, value: unknown, text: () => string): void {
-  process.stdout.write(`${json === true ? JSON.stringify(value, null, 2) : text()}\n`);
+  if (json === true) writeJson(process.stdout, value);
+  else process.stdout.write(`${text()}\n`);
+}
+
+/** `--json` describes one generation written to a file: it rules out `-o -` and `--watch`. */
+function checkGenJson(a: { json?: boolean; output?: string; watch?: boolean }): true | string {
+  return a.json === true && (a.output === '-' || a.watch === true)
+    ? '--json cannot be combined with -o - or --watch'
+    : true;
 }
 
 /** Options shared by the gen commands. */
@@ -42,15 +51,34 @@ function genOptions<T>(y: Argv<T>) {
 
 function gen(
   kind: 'skeleton' | 'types',
-  a: { object: string; output?: string; type?: string[]; watch: boolean; name?: string; embed?: EmbedMode },
+  a: {
+    object: string;
+    output?: string;
+    type?: string[];
+    watch: boolean;
+    name?: string;
+    embed?: EmbedMode;
+    json?: boolean;
+  },
 ): void {
   const args = { object: a.object, output: a.output, types: a.type, name: a.name, embed: a.embed };
   if (a.watch) {
     watchGen(kind, args, (line) => process.stderr.write(`${line}\n`));
     return;
   }
-  const r = runGen(kind, args);
-  if (r.output !== '-') process.stderr.write(`wrote ${r.output}${r.sidecar ? ` and ${r.sidecar}` : ''}\n`);
+  // A status line while a big object is turned into TypeScript (terminals only; replaced by the result).
+  const status = progress(process.stderr);
+  status.update(`bpf-skel: generating the ${kind} of ${a.object}...`);
+  let r: ReturnType<typeof runGen>;
+  try {
+    r = runGen(kind, args);
+  } finally {
+    status.done();
+  }
+  if (a.json === true)
+    writeJson(process.stdout, { output: r.output, bytes: r.bytes, sidecar: r.sidecar ?? null });
+  else if (r.output !== '-')
+    process.stderr.write(`wrote ${r.output}${r.sidecar ? ` and ${r.sidecar}` : ''}\n`);
 }
 
 /** Runs the CLI with `argv` (without node and script). */
@@ -72,6 +100,7 @@ export async function main(argv: string[]): Promise<void> {
           'Write a typed skeleton (<object>.skel.ts beside the object unless -o says otherwise)',
           (g) =>
             genOptions(g)
+              .check(checkGenJson)
               .option('name', { type: 'string', describe: 'class name base (Minimal gives MinimalSkel)' })
               .option('embed', {
                 choices: ['inline', 'file', 'auto'] as const,
@@ -83,10 +112,57 @@ export async function main(argv: string[]): Promise<void> {
         .command(
           'types <object>',
           "Write only the TypeScript types and codecs of the object's BTF",
-          (g) => genOptions(g),
+          (g) => genOptions(g).check(checkGenJson),
           (a) => gen('types', a),
         )
         .demandCommand(1, 'Name what to generate: skeleton or types.'),
+    )
+    .command(
+      'init <dir>',
+      'Create a ready bpf-skel project in <dir> from a template (npm install && npm start runs it)',
+      (y) =>
+        y
+          .positional('dir', {
+            type: 'string',
+            demandOption: true,
+            describe: 'project directory (made if missing)',
+          })
+          .option('template', {
+            alias: 't',
+            choices: TEMPLATES,
+            default: 'minimal' as const,
+            describe: 'what the project starts from',
+          })
+          .option('name', { type: 'string', describe: 'npm package name (default: the directory name)' })
+          .option('bpf-skel-spec', {
+            type: 'string',
+            describe:
+              'the bpf-skel dependency in package.json (default: file:<this checkout>, or ^<version>)',
+          })
+          .option('force', { type: 'boolean', default: false, describe: 'write into a non-empty directory' })
+          .epilog(
+            `Templates:\n${TEMPLATES.map((t) => `  ${t.padEnd(8)} ${TEMPLATE_SUMMARIES[t]}`).join('\n')}`,
+          ),
+      (a) => {
+        const r = initProject({
+          dir: a.dir,
+          template: a.template,
+          name: a.name,
+          bpfSkelSpec: a.bpfSkelSpec,
+          force: a.force,
+        });
+        for (const w of r.warnings) process.stderr.write(`bpf-skel: warning: ${w}\n`);
+        print(a.json, r, () => {
+          const s = styleFor(process.stdout);
+          return [
+            `created ${s.bold(r.name)} (template ${r.template}) in ${r.dir}:`,
+            ...r.files.map((f) => `  ${f}`),
+            '',
+            'next, as root (or with a BPF token):',
+            s.cyan(`  cd ${a.dir} && npm install && npm start`),
+          ].join('\n');
+        });
+      },
     )
     .command(
       'demo',
@@ -125,14 +201,16 @@ export async function main(argv: string[]): Promise<void> {
         y.options(sandboxCliOptions).epilog(SANDBOX_HELP.slice(SANDBOX_HELP.indexOf('A delegate value'))),
       async (a) => {
         if (command.length === 0)
-          throw new Error('give the command to run after --, e.g. bpf-skel sandbox -- node app.js');
+          throw new UsageError('give the command to run after --, e.g. bpf-skel sandbox -- node app.js');
         const result = await runSandbox(sandboxOptionsFromCli(a as SandboxCliArgs, command));
         process.exitCode = sandboxExitCode(result);
       },
     )
     .fail((msg, err) => {
-      if (err !== undefined && err !== null) throw err;
-      process.stderr.write(`bpf-skel: ${msg}\nRun bpf-skel --help for usage.\n`);
+      // yargs' own validation errors (YError) are usage errors; anything else comes from a handler.
+      if (err instanceof Error && err.name !== 'YError') throw err;
+      const s = styleFor(process.stderr);
+      process.stderr.write(`${s.red(s.bold('bpf-skel:'))} ${msg}\nRun bpf-skel --help for usage.\n`);
       process.exit(2);
     })
     .help()
@@ -143,8 +221,6 @@ try {
   await main(hideBin(process.argv));
 } catch (err) {
   // Expected failures get one line; anything else is a bug worth its stack.
-  process.stderr.write(
-    `bpf-skel: ${err instanceof BpfError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  process.exitCode = err instanceof BpfError ? 1 : 2;
+  process.stderr.write(`${errorMessage(err, styleFor(process.stderr))}\n`);
+  process.exitCode = exitCodeFor(err);
 }
