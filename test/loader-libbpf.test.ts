@@ -21,6 +21,12 @@ const NOT_COMPARABLE: Record<string, string> = {
   'freplace.bpf.o': 'an extension program needs a loaded target program; bpftool loadall has none to give',
   'attach_net.bpf.o': 'tcx/ingress sections are newer than libbpf 1.1',
   'attach_trace.bpf.o': 'uprobe.multi sections are newer than libbpf 1.1',
+  'externs_missing.bpf.o': 'a strong extern the kernel lacks: fails to load by design',
+  'externs_missing_ksym.bpf.o': 'a strong __ksym the kernel lacks: fails to load by design',
+  'externs_poison.bpf.o': 'reaches a poisoned weak kfunc call: fails to load by design',
+  'externs_percpu.bpf.o': 'typed __ksym variables need CONFIG_KALLSYMS_ALL, which this kernel lacks',
+  'externs_weak_kfunc.bpf.o':
+    'libbpf 1.1 leaves a missing weak kfunc call as call 0; libbpf 1.2+ and bpf-skel poison it, so the tag differs from 1.1 only',
   'autoload.bpf.o': 'bpftool 7.1 loadall tries to pin the programs autoload left out, and fails',
 };
 

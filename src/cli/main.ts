@@ -3,8 +3,11 @@
  *
  * @module
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { readBtfFile } from '../btf/kernel.js';
+import { minCoreBtf } from '../gen/min-core-btf.js';
 import type { EmbedMode } from '../gen/skeleton.js';
 import {
   SANDBOX_HELP,
@@ -33,6 +36,16 @@ function checkGenJson(a: { json?: boolean; output?: string; watch?: boolean }): 
   return a.json === true && (a.output === '-' || a.watch === true)
     ? '--json cannot be combined with -o - or --watch'
     : true;
+}
+
+/** `gen min-core-btf`: returns the size written. */
+function writeMinCoreBtf(kernelBtf: string, output: string, objects: readonly string[]): number {
+  const btf = minCoreBtf(
+    readBtfFile(kernelBtf),
+    objects.map((f) => ({ bytes: new Uint8Array(readFileSync(f)), fileName: f })),
+  );
+  writeFileSync(output, btf);
+  return btf.length;
 }
 
 /** Options shared by the gen commands. */
@@ -115,7 +128,34 @@ export async function main(argv: string[]): Promise<void> {
           (g) => genOptions(g).check(checkGenJson),
           (a) => gen('types', a),
         )
-        .demandCommand(1, 'Name what to generate: skeleton or types.'),
+        .command(
+          'min-core-btf <kernel-btf> <output> <objects..>',
+          'Write the smallest BTF the CO-RE relocations of the objects need, for kernels without built-in BTF',
+          (g) =>
+            g
+              .positional('kernel-btf', {
+                type: 'string',
+                demandOption: true,
+                describe: 'raw BTF or an ELF file with .BTF',
+              })
+              .positional('output', {
+                type: 'string',
+                demandOption: true,
+                describe: 'where to write the raw BTF',
+              })
+              .positional('objects', {
+                type: 'string',
+                array: true,
+                demandOption: true,
+                describe: '.bpf.o files',
+              }),
+          (a) => {
+            const bytes = writeMinCoreBtf(a.kernelBtf, a.output, a.objects);
+            if (a.json === true) writeJson(process.stdout, { output: a.output, bytes });
+            else process.stderr.write(`wrote ${a.output} (${bytes} bytes)\n`);
+          },
+        )
+        .demandCommand(1, 'Name what to generate: skeleton, types or min-core-btf.'),
     )
     .command(
       'init <dir>',

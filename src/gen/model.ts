@@ -10,9 +10,10 @@
  *
  * @module
  */
-import type { Btf, BtfDatasec, BtfType, BtfVar } from '../btf/types.js';
+import type { Btf, BtfDatasec, BtfType } from '../btf/types.js';
 import { BtfError, OptionError } from '../errors.js';
 import { collectObject } from '../runtime/collect/object.js';
+import { kconfigLayout } from '../runtime/externs/kconfig.js';
 import { type MapType, mapTypeName, type UnknownKind } from '../runtime/kinds.js';
 import type { ObjectSpec } from '../runtime/spec.js';
 
@@ -217,32 +218,10 @@ function describeSections(spec: ObjectSpec, btf: Btf): SectionModel[] {
     if (variables.length > 0)
       result.push({ name: m.data.section, kind: sectionKind(m.data.section), variables });
   }
-  const kconfig = btf.findByName('.kconfig', 'datasec') as BtfDatasec | undefined;
+  const kconfig = kconfigLayout(btf);
   if (kconfig !== undefined) {
-    const variables = kconfigLayout(btf, kconfig);
-    if (variables.length > 0) result.push({ name: '.kconfig', kind: 'kconfig', variables });
+    const variables = kconfig.vars.map((v) => ({ name: v.name, type: v.type, offset: v.offset }));
+    result.push({ name: '.kconfig', kind: 'kconfig', variables });
   }
   return result;
-}
-
-/**
- * `.kconfig` has no ELF section: the loader lays its externs out. The layout assumed here: by alignment
- * (largest first), then size (smallest first), then name, each at the next offset aligned for it.
- */
-function kconfigLayout(btf: Btf, datasec: BtfDatasec): VariableModel[] {
-  const vars = datasec.vars
-    .map((info) => btf.typeById(info.type))
-    .filter((v): v is BtfVar => v.kind === 'var' && v.linkage === 'extern')
-    .map((v) => ({ v, size: btf.sizeOf(v.type), align: btf.alignOf(v.type) }));
-  vars.sort(
-    (a, b) =>
-      b.align - a.align || a.size - b.size || (a.v.name < b.v.name ? -1 : a.v.name > b.v.name ? 1 : 0),
-  );
-  let offset = 0;
-  return vars.map(({ v, size, align }) => {
-    offset = Math.ceil(offset / align) * align;
-    const variable = { name: v.name, type: v.type, offset };
-    offset += size;
-    return variable;
-  });
 }

@@ -14,9 +14,11 @@ import { writeBtf } from '../btf/write.js';
 import { BpfError, FeatureMissingError, OptionError, VerifierError } from '../errors.js';
 import { collectObject } from './collect/object.js';
 import { describePoison } from './core/index.js';
+import { describeKfuncPoison } from './externs/patch.js';
+import { type ResolvedExterns, resolveExterns } from './externs/resolve.js';
 import { AttachTypes, ProgramTypes } from './kinds.js';
 import type { BpfLink } from './link.js';
-import { fixDatasecs } from './load/btf.js';
+import { prepareBtf } from './load/btf.js';
 import { relocateCore } from './load/core.js';
 import { type ExtInfoSource, linkProgram } from './load/link.js';
 import { type CreatedMap, createMap } from './load/maps.js';
@@ -72,6 +74,7 @@ export class BpfObject implements Disposable {
   #loaded = false;
   #closed = false;
   #btfFd = -1;
+  #externs: ResolvedExterns | undefined;
   #links = new Map<string, BpfLink>();
 
   private constructor(spec: ObjectSpec, opts: OpenOptions, plan: TokenPlan) {
@@ -158,6 +161,7 @@ export class BpfObject implements Disposable {
       this.#token = createToken(this.#plan);
       if (this.#token.kind === 'token') this.#fds.push(this.#token.fd);
       this.#features = this.#token.fd >= 0 ? newFeatureCache(this.#token.fd) : sharedFeatureCache();
+      this.#resolveExterns();
       this.#loadBtf();
       this.#createMaps();
       this.#loadPrograms();
@@ -225,6 +229,7 @@ export class BpfObject implements Disposable {
     for (const fd of this.#fds.splice(0).reverse()) closeFd(fd);
     this.#createdMaps = new Map();
     this.#btfFd = -1;
+    this.#externs = undefined;
     this.#loaded = false;
   }
 
@@ -233,10 +238,23 @@ export class BpfObject implements Disposable {
     return fd;
   }
 
+  /** Resolves `__kconfig` and `__ksym` externs; module BTF FDs opened for kfuncs belong to the object. */
+  #resolveExterns(): void {
+    const features = this.features;
+    const externs = resolveExterns(this.spec.elf, this.spec.btf, {
+      kconfig: this.#opts.kconfig,
+      hasBpfCookie: () => features.has('bpf_cookie'),
+      tokenFd: this.tokenFd,
+    });
+    for (const fd of externs.fds) this.#own(fd);
+    this.#externs = externs;
+  }
+
   #loadBtf(): void {
     const btf = this.spec.btf;
     if (btf === undefined) return;
-    const bytes = writeBtf(fixDatasecs(btf, this.spec.elf));
+    const features = this.features;
+    const bytes = writeBtf(prepareBtf(btf, this.spec.elf, (f) => features.has(f)));
     try {
       this.#btfFd = this.#own(btfLoad(bytes, { tokenFd: this.tokenFd }));
     } catch (err) {
@@ -272,7 +290,7 @@ export class BpfObject implements Disposable {
           mmapable: features.has('mmapable_array'),
           explain: (err, mapType) => this.#explainTokenEperm(err, { cmd: BpfCmd.MAP_CREATE, mapType }),
         },
-        m.internal ? m.initialBytes() : undefined,
+        m.spec.data?.kind === 'kconfig' ? this.#externs?.kconfig : m.internal ? m.initialBytes() : undefined,
       );
       this.#own(c.fd);
       // The map owns its mapped memory from here on, so a failure later in load() releases it too.
@@ -296,7 +314,9 @@ export class BpfObject implements Disposable {
   };
 
   #loadPrograms(): void {
-    const ext = extSource(this.spec, this.#btfFd >= 0);
+    // func_info needs BTF FUNC records, which sanitizing turned into typedefs when the kernel lacks them.
+    const ext = extSource(this.spec, this.#btfFd >= 0 && this.features.has('btf_func'));
+    const externs = this.#externs;
     const core = relocateCore(this.spec, this.#opts.btfCustomPath);
     const insnsOf = (section: number) => core.sections.get(section) ?? this.spec.elf.sections[section].data;
     const logLevel = this.#opts.kernelLogLevel ?? 0;
@@ -316,7 +336,7 @@ export class BpfObject implements Disposable {
           },
         );
       }
-      const linked = linkProgram(this.spec, spec, this.#mapFd, ext, insnsOf);
+      const linked = linkProgram(this.spec, spec, this.#mapFd, ext, insnsOf, externs?.values);
       const attach = this.#attachBtf(program, () => {
         kernelBtf ??= loadKernelBtf();
         return kernelBtf;
@@ -347,6 +367,7 @@ export class BpfObject implements Disposable {
             }),
             attachBtfId: attach.btfId,
             attachProgFd: attach.progFd,
+            fdArray: externs?.fdArray,
             tokenFd: this.tokenFd,
           },
           program.name,
@@ -366,7 +387,9 @@ export class BpfObject implements Disposable {
         if (!(err instanceof BpfError)) throw err;
         const where = `program '${program.name}' (section '${spec.sectionName}')`;
         if (err instanceof VerifierError) {
-          const poison = describePoison(err.log, core.outcomes, linked.origin);
+          const poison =
+            describePoison(err.log, core.outcomes, linked.origin) ??
+            (externs === undefined ? undefined : describeKfuncPoison(err.log, externs.values));
           if (poison !== undefined) err.message = `${err.message}\n${poison}`;
         }
         if (err.errno === 1 && this.tokenFd < 0 && TRAMPOLINE_TYPES.has(section.progType) && privileged()) {

@@ -23,14 +23,19 @@ export type Feature =
   | 'global_data'
   | 'btf'
   | 'btf_func'
+  | 'btf_func_global'
   | 'btf_datasec'
   | 'btf_float'
   | 'btf_decl_tag'
   | 'btf_type_tag'
-  | 'btf_enum64';
+  | 'btf_enum64'
+  | 'bpf_cookie';
 
 /** `r0 = 0; exit`. */
 const RETURN_ZERO = Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+
+/** `call bpf_get_attach_cookie` (helper 174); `exit`. */
+const CALL_GET_ATTACH_COOKIE = Uint8Array.from([0x85, 0, 0, 0, 174, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 
 /** A lazily filled feature cache; probes run with `tokenFd` when it is `>= 0`. */
 export interface FeatureCache {
@@ -40,6 +45,19 @@ export interface FeatureCache {
   override(feature: Feature, present: boolean | undefined): void;
 }
 
+/** Process-wide overrides that every cache, shared or per token, obeys first. */
+const globalOverrides = new Map<Feature, boolean>();
+
+/**
+ * Test hook: make every feature cache of the process (the shared one and those of token objects, existing
+ * and future) report `feature` as present or missing; `undefined` removes the override. Lets a test load an
+ * object as on a kernel that lacks something, e.g. BTF DATASEC support, to exercise BTF sanitizing.
+ */
+export function overrideFeature(feature: Feature, present: boolean | undefined): void {
+  if (present === undefined) globalOverrides.delete(feature);
+  else globalOverrides.set(feature, present);
+}
+
 /** Makes a cache whose probes use `tokenFd` (-1: none). */
 export function newFeatureCache(tokenFd: number): FeatureCache {
   const known = new Map<Feature, boolean>();
@@ -47,7 +65,7 @@ export function newFeatureCache(tokenFd: number): FeatureCache {
   return {
     tokenFd,
     has(feature) {
-      const f = forced.get(feature);
+      const f = globalOverrides.get(feature) ?? forced.get(feature);
       if (f !== undefined) return f;
       let present = known.get(feature);
       if (present === undefined) {
@@ -111,6 +129,11 @@ function probe(feature: Feature, tokenFd: number): boolean {
       return tryFd(() =>
         mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 32, maxEntries: 1, tokenFd }),
       );
+    case 'bpf_cookie':
+      // `call bpf_get_attach_cookie; exit` in a tracepoint program: accepted only when the helper exists.
+      return tryFd(() =>
+        progLoad({ type: ProgramTypes.tracepoint, insns: CALL_GET_ATTACH_COOKIE, license: 'GPL', tokenFd }),
+      );
     default:
       return probeBtf(feature, tokenFd);
   }
@@ -138,6 +161,10 @@ function probeBtf(feature: Feature, tokenFd: number): boolean {
     case 'btf_func':
       add({ kind: 'func_proto', id: 2, name: '', returnType: 1, params: [] });
       add({ kind: 'func', id: 3, name: 'probe_fn', type: 2, linkage: 'static' });
+      break;
+    case 'btf_func_global':
+      add({ kind: 'func_proto', id: 2, name: '', returnType: 1, params: [] });
+      add({ kind: 'func', id: 3, name: 'probe_fn', type: 2, linkage: 'global' });
       break;
     case 'btf_datasec':
       add({ kind: 'var', id: 2, name: 'probe_var', type: 1, linkage: 'static' });

@@ -8,6 +8,7 @@ import type { Btf, BtfComposite, BtfDatasec } from '../../btf/types.js';
 import type { ElfFile, ElfSection } from '../../elf/types.js';
 import { SHF, SHT } from '../../elf/types.js';
 import { ElfError } from '../../errors.js';
+import { kconfigLayout } from '../externs/kconfig.js';
 import { MapTypes } from '../kinds.js';
 import type { MapSpec, PinningMode, SlotInit } from '../spec.js';
 
@@ -34,7 +35,8 @@ export function isDataSection(s: ElfSection): boolean {
 export function internalMapName(objName: string, section: string): string {
   // Custom sections (".data.foo") are named by the section alone, standard ones get the object's prefix.
   const custom = section.indexOf('.', 1) !== -1;
-  const prefix = custom ? '' : objName.slice(0, 8);
+  // The prefix leaves room for the section name, counted as at least 7 characters ('.kconfig' gets 7).
+  const prefix = custom ? '' : objName.slice(0, OBJ_NAME_MAX - Math.max(7, section.length));
   return sanitizeObjName(prefix + section).slice(0, OBJ_NAME_MAX);
 }
 
@@ -47,7 +49,7 @@ function sanitizeObjName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
-/** Internal maps for every global data section. */
+/** Internal maps for every global data section, and `.kconfig` when the object declares `__kconfig` externs. */
 export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: string): MapSpec[] {
   const maps: MapSpec[] = [];
   for (const s of elf.sections) {
@@ -78,6 +80,27 @@ export function collectDataMaps(elf: ElfFile, btf: Btf | undefined, objName: str
       inner: undefined,
       slots: new Map(),
       data: { kind, section: s.name, initial },
+    });
+  }
+  const kconfig = btf === undefined ? undefined : kconfigLayout(btf);
+  if (kconfig !== undefined) {
+    // `__kconfig` externs have no ELF section: their map is laid out from BTF and filled in at load.
+    maps.push({
+      name: '.kconfig',
+      kernelName: internalMapName(objName, '.kconfig'),
+      type: MapTypes.array,
+      keySize: 4,
+      valueSize: Math.max(kconfig.size, 1),
+      maxEntries: 1,
+      flags: F_MMAPABLE | F_RDONLY_PROG,
+      numaNode: 0,
+      mapExtra: 0n,
+      pinning: 'none',
+      btfKeyTypeId: 0,
+      btfValueTypeId: kconfig.datasecId,
+      inner: undefined,
+      slots: new Map(),
+      data: { kind: 'kconfig', section: '.kconfig', initial: new Uint8Array(Math.max(kconfig.size, 1)) },
     });
   }
   return maps;

@@ -100,6 +100,11 @@ export function collectRelocations(
         throw new ElfError(`relocation names symbol ${rel.symbol}, which does not exist`, where);
       const insns = section.data;
       const op = opcode(insns, i);
+      if (op === OP_CALL && sym.shndx === SHN.UNDEF) {
+        // A kfunc: clang emits it as a subprogram call against the undefined extern's symbol.
+        perInsn.set(i, { kind: 'extern', name: sym.name });
+        continue;
+      }
       if (isSubprogCall(insns, i)) {
         const target = sym.value / INSN_SIZE + imm(insns, i) + 1;
         perInsn.set(i, { kind: 'call', section: sym.shndx, target });

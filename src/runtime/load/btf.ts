@@ -1,11 +1,22 @@
 /**
  * The object's BTF as the kernel wants it: clang leaves DATASEC sizes and variable offsets at 0 in `.o`
- * files; they are filled in from the ELF sections and symbols before upload.
+ * files; they are filled in from the ELF sections and symbols before upload. Externs are then fixed up and
+ * kinds the kernel lacks sanitized away.
  *
  * @module
  */
 import type { Btf, BtfType } from '../../btf/types.js';
 import type { ElfFile } from '../../elf/types.js';
+import { fixExternBtf } from '../externs/btf.js';
+import { type BtfSanitizeFeature, sanitizeBtf } from './sanitize.js';
+
+/**
+ * The BTF to upload for an object: {@link fixDatasecs}, then extern fix-ups (`fixExternBtf`), then
+ * `sanitizeBtf` for the features `has` reports missing. Type ids are those of the object's BTF.
+ */
+export function prepareBtf(btf: Btf, elf: ElfFile, has: (feature: BtfSanitizeFeature) => boolean): Btf {
+  return sanitizeBtf(fixExternBtf(fixDatasecs(btf, elf)), has);
+}
 
 /** A copy of `btf` with every DATASEC of an ELF section given its size and its variables' offsets. */
 export function fixDatasecs(btf: Btf, elf: ElfFile): Btf {

@@ -6,6 +6,8 @@
  * @module
  */
 import { BpfError } from '../../errors.js';
+import { patchExtern } from '../externs/patch.js';
+import type { ExternValue } from '../externs/resolve.js';
 import { INSN_SIZE, imm, isSubprogCall, OP_LD_IMM64, opcode, Pseudo, setImm, setSrcReg } from '../insn.js';
 import type { FunctionSpec, InsnRelocation, ObjectSpec, ProgramSpec } from '../spec.js';
 import { functionKey } from '../spec.js';
@@ -54,7 +56,7 @@ export type SectionInsns = (section: number) => Uint8Array;
 
 /**
  * Links `program`; `ext` is undefined when the object has no `.BTF.ext` or BTF was not loaded. `insnsOf`
- * gives each section's instructions (default: as in the file).
+ * gives each section's instructions (default: as in the file); `externs` what each extern resolved to.
  */
 export function linkProgram(
   spec: ObjectSpec,
@@ -62,6 +64,7 @@ export function linkProgram(
   mapFd: MapFdLookup,
   ext: ExtInfoSource | undefined,
   insnsOf: SectionInsns = (section) => spec.elf.sections[section].data,
+  externs?: ReadonlyMap<string, ExternValue>,
 ): LinkedProgram {
   const layout: { fn: FunctionSpec; at: number }[] = [];
   const placed = new Map<string, number>();
@@ -126,10 +129,8 @@ export function linkProgram(
         setImm(out, j + 1, rel.offset);
         maps.add(rel.map);
       } else if (rel.kind === 'extern') {
-        throw new BpfError(
-          `program '${program.name}' uses extern '${rel.name}'; __kconfig and __ksym externs are not supported yet`,
-          { code: 'ENOTSUP', command: 'link' },
-        );
+        const map = patchExtern(out, j, rel.name, externs?.get(rel.name), mapFd, program.name);
+        if (map !== undefined) maps.add(map);
       }
     }
   }
