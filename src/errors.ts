@@ -26,6 +26,17 @@ export class BpfError extends Error {
   readonly command: string;
   constructor(message: string, opts: BpfErrorOptions) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // Names in messages come from object files; one with terminal control sequences must not reach a
+    // terminal as such. Every write of the message (the loader adds context as errors pass up) is escaped.
+    let text = escapeControls(message);
+    Object.defineProperty(this, 'message', {
+      get: () => text,
+      set: (value: string) => {
+        text = escapeControls(value);
+      },
+      enumerable: false,
+      configurable: true,
+    });
     this.code = opts.code;
     this.errno = opts.errno ?? 0;
     this.command = opts.command ?? '';
@@ -107,6 +118,20 @@ export class OptionError extends BpfError {
     super(message, { ...opts, code: opts.code ?? 'EINVAL' });
     this.option = opts.option;
   }
+}
+
+/** C0 controls but newline and tab, DEL, C1 controls and bidirectional overrides, which reorder text. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is what it is for.
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with terminal control characters written as `\xNN` / `\uNNNN` escapes. */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 function formatLocated(message: string, where: ParseLocation): string {

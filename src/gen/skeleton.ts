@@ -33,6 +33,21 @@ export interface SkeletonOptions {
    * record type of ring buffer `MAP`.
    */
   types?: string[];
+  /** Largest object accepted, in bytes (default {@link DEFAULT_MAX_BYTES}). */
+  maxBytes?: number;
+}
+
+/** Objects larger than this are refused unless `maxBytes` says otherwise (the kernel loads far smaller ones). */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
+/** Refuses an object over the size limit before any parsing. */
+function checkSize(bytes: Uint8Array, fileName: string, maxBytes = DEFAULT_MAX_BYTES): void {
+  if (bytes.length > maxBytes) {
+    throw new OptionError(
+      `${fileBase(fileName)} is ${bytes.length} bytes, larger than the limit of ${maxBytes} bytes (maxBytes)`,
+      { option: 'maxBytes', code: 'EFBIG' },
+    );
+  }
 }
 
 /** Options of {@link generateTypes}. */
@@ -41,6 +56,8 @@ export interface TypesOptions {
   fileName: string;
   /** Types to generate by C name; default: every type reachable from maps and global variables. */
   types?: string[];
+  /** Largest object accepted, in bytes (default {@link DEFAULT_MAX_BYTES}). */
+  maxBytes?: number;
 }
 
 /** What {@link generateSkeleton} produces. */
@@ -207,6 +224,7 @@ function header(fileName: string, what: string): string[] {
  * @throws ElfError / BtfError on a malformed object or one without BTF; OptionError for an unknown type name
  */
 export function generateTypes(elfBytes: Uint8Array, opts: TypesOptions): string {
+  checkSize(elfBytes, opts.fileName, opts.maxBytes);
   const { names, records } = parseTypeRequests(opts.types ?? []);
   const model = describeObject(elfBytes, opts.fileName, records);
   const roots = names.length > 0 || records.size > 0 ? [] : typeRoots(model);
@@ -276,6 +294,7 @@ function classNames(base: string, sections: readonly SectionModel[]): ClassNames
  * @throws ElfError / BtfError on a malformed object or one without BTF; OptionError for bad options
  */
 export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): GeneratedSkeleton {
+  checkSize(elfBytes, opts.fileName, opts.maxBytes);
   if (opts.embed !== 'inline' && opts.embed !== 'file' && opts.embed !== 'auto') {
     throw new OptionError(`embed must be 'inline', 'file' or 'auto', not ${String(opts.embed)}`, {
       option: 'embed',
@@ -665,7 +684,26 @@ function emitSkelClass(p: SkelParts): string[] {
 function skelMethods(p: SkelParts): string[] {
   const name = p.cls.skel;
   const auto = p.programs.filter((prog) => prog.autoAttach);
+  const list = (progs: readonly { name: string }[]): string => {
+    const names = progs.map((prog) => stringLiteral(p.progName(prog.name)));
+    const flat = `[${names.join(', ')}] as const`;
+    return flat.length <= 70 ? flat : `[\n${names.map((n) => `    ${n},\n`).join('')}  ] as const`;
+  };
   const lines = [
+    ...(auto.length === 0
+      ? []
+      : [
+          '',
+          '  /** Programs that `attach()` attaches by section name. */',
+          `  static readonly #autoAttached = ${list(auto)};`,
+        ]),
+    ...(p.programs.length === 0
+      ? []
+      : [
+          '',
+          '  /** Every program with a link slot, in the order `detach()` releases them. */',
+          `  static readonly #linked = ${list([...p.programs].reverse())};`,
+        ]),
     '',
     '  /**',
     '   * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is',
@@ -704,18 +742,31 @@ function skelMethods(p: SkelParts): string[] {
     '   */',
     '  attach(): void {',
   ];
+  // Loops over name lists rather than a statement per program: a skeleton of thousands of programs must
+  // still be within what tsc analyses in one function body.
   if (auto.length > 0) {
-    lines.push('    try {');
-    for (const prog of auto) {
-      const n = p.progName(prog.name);
-      lines.push(`      this.links.${n} ??= attachAuto(this.progs.${n});`);
-    }
-    lines.push('    } catch (error) {', '      this.detach();', '      throw error;', '    }');
+    lines.push(
+      '    try {',
+      `      for (const name of ${name}.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);`,
+      '    } catch (error) {',
+      '      this.detach();',
+      '      throw error;',
+      '    }',
+    );
   }
-  lines.push('  }', '', '  /** Detaches every link in `links` and clears it. */', '  detach(): void {');
-  for (const prog of [...p.programs].reverse()) {
-    const n = p.progName(prog.name);
-    lines.push(`    this.links.${n}?.detach();`, `    this.links.${n} = undefined;`);
+  lines.push(
+    '  }',
+    '',
+    '  /** Detaches every link in `links` (last program first) and clears it. */',
+    '  detach(): void {',
+  );
+  if (p.programs.length > 0) {
+    lines.push(
+      `    for (const name of ${name}.#linked) {`,
+      '      this.links[name]?.detach();',
+      '      this.links[name] = undefined;',
+      '    }',
+    );
   }
   lines.push(
     '  }',

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { loadKernelBtf } from '../btf/kernel.js';
 import { parseBtf } from '../btf/parse.js';
@@ -16,7 +16,7 @@ import { collectObject } from './collect/object.js';
 import { describePoison } from './core/index.js';
 import { describeKfuncPoison } from './externs/patch.js';
 import { type ResolvedExterns, resolveExterns } from './externs/resolve.js';
-import { AttachTypes, ProgramTypes } from './kinds.js';
+import { AttachTypes, MapTypes, ProgramTypes } from './kinds.js';
 import type { BpfLink } from './link.js';
 import { prepareBtf } from './load/btf.js';
 import { relocateCore } from './load/core.js';
@@ -76,6 +76,8 @@ export class BpfObject implements Disposable {
   #btfFd = -1;
   #externs: ResolvedExterns | undefined;
   #links = new Map<string, BpfLink>();
+  /** Pins made by the load in progress (undone if it fails). */
+  #pinsMade: string[] = [];
 
   private constructor(spec: ObjectSpec, opts: OpenOptions, plan: TokenPlan) {
     this.spec = spec;
@@ -168,8 +170,21 @@ export class BpfObject implements Disposable {
       this.#fillSlots();
       this.#loaded = true;
     } catch (err) {
+      this.#unpinMade();
       this.#release();
       throw err;
+    }
+    this.#pinsMade = [];
+  }
+
+  /** Removes the pins this (failed) load made, so nothing it created outlives it in the kernel. */
+  #unpinMade(): void {
+    for (const path of this.#pinsMade.splice(0)) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone (or never fully made): nothing to undo.
+      }
     }
   }
 
@@ -227,6 +242,8 @@ export class BpfObject implements Disposable {
     for (const m of this.maps.values()) m.detachKernelObject();
     for (const p of this.programs.values()) p.setClosed();
     for (const fd of this.#fds.splice(0).reverse()) closeFd(fd);
+    // The token FD was just closed with the others; keep why there was none, forget a number now stale.
+    if (this.#token?.kind === 'token') this.#token = undefined;
     this.#createdMaps = new Map();
     this.#btfFd = -1;
     this.#externs = undefined;
@@ -254,6 +271,12 @@ export class BpfObject implements Disposable {
     const btf = this.spec.btf;
     if (btf === undefined) return;
     const features = this.features;
+    if (!features.has('btf_func') && this.#needsFuncInfo()) {
+      throw new FeatureMissingError(
+        `object '${this.name}' passes callbacks (bpf_loop and the like), which the verifier checks through BTF func info; this kernel does not take BTF functions (Linux 5.0+ with CONFIG_DEBUG_INFO_BTF)`,
+        { code: 'ENOTSUP', command: 'BPF_BTF_LOAD', feature: 'BTF func info' },
+      );
+    }
     const bytes = writeBtf(prepareBtf(btf, this.spec.elf, (f) => features.has(f)));
     try {
       this.#btfFd = this.#own(btfLoad(bytes, { tokenFd: this.tokenFd }));
@@ -271,9 +294,17 @@ export class BpfObject implements Disposable {
 
   /** Whether some program cannot load without the object's BTF. */
   #needsBtf(): boolean {
-    return this.spec.programs.some(
-      (p) => p.sectionSpec.requiresBtfTarget || p.sectionSpec.progType === 'struct_ops',
+    const spec = this.spec;
+    return (
+      spec.programs.some((p) => p.sectionSpec.requiresBtfTarget || p.sectionSpec.progType === 'struct_ops') ||
+      spec.maps.some((m) => BTF_MAP_TYPES.has(m.type)) ||
+      this.#needsFuncInfo()
     );
+  }
+
+  /** Callbacks (bpf_loop and friends) are verified through their func_info ("missing btf func_info"). */
+  #needsFuncInfo(): boolean {
+    return [...this.spec.relocations.values()].some((r) => [...r.values()].some((x) => x.kind === 'func'));
   }
 
   #createMaps(): void {
@@ -293,6 +324,7 @@ export class BpfObject implements Disposable {
         m.spec.data?.kind === 'kconfig' ? this.#externs?.kconfig : m.internal ? m.initialBytes() : undefined,
       );
       this.#own(c.fd);
+      if (c.pinnedAt !== undefined) this.#pinsMade.push(c.pinnedAt);
       // The map owns its mapped memory from here on, so a failure later in load() releases it too.
       m.attachKernelObject(c.fd, c.memory);
       created.set(m.name, c);
@@ -468,7 +500,14 @@ export class BpfObject implements Disposable {
         }
         kv.setUint32(0, slot, true);
         vv.setUint32(0, fd, true);
-        mapUpdate(this.#mapFd(m.name), key, value);
+        try {
+          mapUpdate(this.#mapFd(m.name), key, value);
+        } catch (err) {
+          if (err instanceof BpfError) {
+            err.message = `cannot fill slot ${slot} of map '${m.name}' with ${init.kind} '${init.name}': ${err.message}`;
+          }
+          throw err;
+        }
       }
     }
   }
@@ -484,6 +523,15 @@ export class BpfObject implements Disposable {
     return `. This needs CAP_BPF in the initial user namespace (run as root), or a BPF token from a delegated BPF FS (bpfTokenPath or LIBBPF_BPF_TOKEN_PATH)${none}`;
   }
 }
+
+/** Map types the kernel creates only with BTF key/value types (local storage, struct_ops). */
+const BTF_MAP_TYPES: ReadonlySet<number> = new Set([
+  MapTypes.sk_storage,
+  MapTypes.struct_ops,
+  MapTypes.inode_storage,
+  MapTypes.task_storage,
+  MapTypes.cgrp_storage,
+]);
 
 /** Program types that run through BPF trampolines. */
 const TRAMPOLINE_TYPES: ReadonlySet<string> = new Set(['tracing', 'ext', 'lsm']);

@@ -24,6 +24,8 @@ export interface CreatedMap {
   readonly memory: MapMemory | undefined;
   /** True when an existing pin was reused. */
   readonly reused: boolean;
+  /** Where this call pinned the map, if it did. */
+  readonly pinnedAt?: string;
 }
 
 /** What map creation needs from the object. */
@@ -52,8 +54,10 @@ export function createMap(spec: MapSpec, ctx: MapContext, initial?: Uint8Array):
   try {
     const memory =
       spec.data === undefined ? undefined : initData(spec, fd, ctx.mmapable, initial ?? spec.data.initial);
-    if (spec.pinning === 'by_name') pin(spec, fd, join(ctx.pinRoot, spec.name));
-    return { fd, memory, reused: false };
+    if (spec.pinning !== 'by_name') return { fd, memory, reused: false };
+    const path = join(ctx.pinRoot, spec.name);
+    pin(spec, fd, path);
+    return { fd, memory, reused: false, pinnedAt: path };
   } catch (err) {
     closeFd(fd);
     throw err;
@@ -115,9 +119,9 @@ function defaultMaxEntries(spec: MapSpec): number {
 function initData(spec: MapSpec, fd: number, mmapable: boolean, initial: Uint8Array): MapMemory | undefined {
   const data = spec.data;
   if (data === undefined) return undefined;
-  mapUpdate(fd, new Uint8Array(4), initial);
+  named(spec, 'cannot write the initial contents of', () => mapUpdate(fd, new Uint8Array(4), initial));
   if (data.kind === 'rodata' || data.kind === 'kconfig') {
-    mapFreeze(fd);
+    named(spec, 'cannot freeze', () => mapFreeze(fd));
     // Frozen: the contents never change again, so a snapshot is as live as a mapping and cannot fault.
     const snapshot = initial.slice();
     return { view: new DataView(snapshot.buffer), writable: false, release() {} };
@@ -125,6 +129,16 @@ function initData(spec: MapSpec, fd: number, mmapable: boolean, initial: Uint8Ar
   if (!mmapable) return undefined;
   const mapping = mmapMap(fd, spec.valueSize);
   return { view: new DataView(mapping.buffer, 0, spec.valueSize), writable: true, release: mapping.unmap };
+}
+
+/** Runs `step`, naming the map in a BpfError it throws. */
+function named(spec: MapSpec, what: string, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    if (err instanceof BpfError) err.message = `${what} map '${spec.name}': ${err.message}`;
+    throw err;
+  }
 }
 
 function reusePin(spec: MapSpec, path: string): number {

@@ -76,10 +76,35 @@ export function setBpfTraceHook(hook: BpfTraceHook | undefined): BpfTraceHook | 
 }
 
 /**
+ * Decides whether a bpf() call fails without reaching the kernel: returns a positive errno to make the call
+ * fail with it, or 0 to let it through. For fault-injection tests of the paths that clean up after a failure.
+ */
+export type BpfFaultHook = (cmd: number, attr: Buffer, size: number) => number;
+
+let faultHook: BpfFaultHook | undefined;
+
+/**
+ * Installs (or with `undefined`, removes) the fault-injection hook consulted before every bpf() call.
+ * Returns the previous one. A call the hook fails is still reported to the trace hook, with result -1.
+ */
+export function setBpfFaultHook(hook: BpfFaultHook | undefined): BpfFaultHook | undefined {
+  const previous = faultHook;
+  faultHook = hook;
+  return previous;
+}
+
+/**
  * Calls bpf(cmd, attr, size) and returns its non-negative result, or `-errno` when it failed. For callers
  * that branch on the errno (probes, iteration ends) without paying for an exception.
  */
 export function bpfRaw(cmd: BpfCmdValue, attr: Buffer, size: number): number {
+  if (faultHook !== undefined) {
+    const injected = faultHook(cmd, attr, size);
+    if (injected > 0) {
+      if (traceHook !== undefined) traceHook(cmd, attr, size, -1, injected);
+      return -injected;
+    }
+  }
   let ret: number;
   let err = 0;
   // EINTR, and EAGAIN from a PROG_LOAD interrupted during verification, are worth a few more tries.
