@@ -159,6 +159,12 @@ export class BootstrapSkel {
     return verifiedElf(new Uint8Array(readFileSync(ELF_URL)));
   }
 
+  /** Programs that `attach()` attaches by section name. */
+  static readonly #autoAttached = ['handle_exec', 'handle_exit'] as const;
+
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['handle_exit', 'handle_exec'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "bootstrap" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -196,20 +202,19 @@ export class BootstrapSkel {
    */
   attach(): void {
     try {
-      this.links.handle_exec ??= attachAuto(this.progs.handle_exec);
-      this.links.handle_exit ??= attachAuto(this.progs.handle_exit);
+      for (const name of BootstrapSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
     } catch (error) {
       this.detach();
       throw error;
     }
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.handle_exit?.detach();
-    this.links.handle_exit = undefined;
-    this.links.handle_exec?.detach();
-    this.links.handle_exec = undefined;
+    for (const name of BootstrapSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

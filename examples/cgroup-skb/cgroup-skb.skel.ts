@@ -319,6 +319,9 @@ export class CgroupSkbSkel {
     return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));
   }
 
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['count_ingress', 'count_egress'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "cgroup-skb" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -357,12 +360,12 @@ export class CgroupSkbSkel {
   attach(): void {
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.count_ingress?.detach();
-    this.links.count_ingress = undefined;
-    this.links.count_egress?.detach();
-    this.links.count_egress = undefined;
+    for (const name of CgroupSkbSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

@@ -226,6 +226,12 @@ export class MinimalSkel {
     return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));
   }
 
+  /** Programs that `attach()` attaches by section name. */
+  static readonly #autoAttached = ['count_write'] as const;
+
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['count_write'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "minimal" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -263,17 +269,19 @@ export class MinimalSkel {
    */
   attach(): void {
     try {
-      this.links.count_write ??= attachAuto(this.progs.count_write);
+      for (const name of MinimalSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
     } catch (error) {
       this.detach();
       throw error;
     }
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.count_write?.detach();
-    this.links.count_write = undefined;
+    for (const name of MinimalSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

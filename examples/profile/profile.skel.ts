@@ -311,6 +311,9 @@ export class ProfileSkel {
     return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));
   }
 
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['on_sample'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "profile" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -349,10 +352,12 @@ export class ProfileSkel {
   attach(): void {
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.on_sample?.detach();
-    this.links.on_sample = undefined;
+    for (const name of ProfileSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

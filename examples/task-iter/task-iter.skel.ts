@@ -137,6 +137,12 @@ export class TaskIterSkel {
     return verifiedElf(new Uint8Array(readFileSync(ELF_URL)));
   }
 
+  /** Programs that `attach()` attaches by section name. */
+  static readonly #autoAttached = ['list_tasks'] as const;
+
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['list_tasks'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "task-iter" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -174,17 +180,19 @@ export class TaskIterSkel {
    */
   attach(): void {
     try {
-      this.links.list_tasks ??= attachAuto(this.progs.list_tasks);
+      for (const name of TaskIterSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
     } catch (error) {
       this.detach();
       throw error;
     }
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.list_tasks?.detach();
-    this.links.list_tasks = undefined;
+    for (const name of TaskIterSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

@@ -115,6 +115,12 @@ export class TokenSkel {
     return verifiedElf(new Uint8Array(readFileSync(ELF_URL)));
   }
 
+  /** Programs that `attach()` attaches by section name. */
+  static readonly #autoAttached = ['count_tasks'] as const;
+
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['count_tasks'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "token" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -152,17 +158,19 @@ export class TokenSkel {
    */
   attach(): void {
     try {
-      this.links.count_tasks ??= attachAuto(this.progs.count_tasks);
+      for (const name of TokenSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
     } catch (error) {
       this.detach();
       throw error;
     }
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.count_tasks?.detach();
-    this.links.count_tasks = undefined;
+    for (const name of TokenSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

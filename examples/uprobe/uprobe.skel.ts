@@ -304,6 +304,9 @@ export class UprobeSkel {
     return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));
   }
 
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['func_return', 'func_entry'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "uprobe" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -342,12 +345,12 @@ export class UprobeSkel {
   attach(): void {
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.func_return?.detach();
-    this.links.func_return = undefined;
-    this.links.func_entry?.detach();
-    this.links.func_entry = undefined;
+    for (const name of UprobeSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */

@@ -271,6 +271,9 @@ export class XdpCounterSkel {
     return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));
   }
 
+  /** Every program with a link slot, in the order `detach()` releases them. */
+  static readonly #linked = ['count_packets'] as const;
+
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "xdp-counter" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
@@ -309,10 +312,12 @@ export class XdpCounterSkel {
   attach(): void {
   }
 
-  /** Detaches every link in `links` and clears it. */
+  /** Detaches every link in `links` (last program first) and clears it. */
   detach(): void {
-    this.links.count_packets?.detach();
-    this.links.count_packets = undefined;
+    for (const name of XdpCounterSkel.#linked) {
+      this.links[name]?.detach();
+      this.links[name] = undefined;
+    }
   }
 
   /** Detaches and closes everything; idempotent. */
