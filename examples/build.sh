@@ -4,7 +4,8 @@
 # without clang.
 #
 #   examples/build.sh            build all examples
-#   examples/build.sh NAME...    build only these
+#   examples/build.sh NAME...    build only these (examples/NAME)
+#   examples/build.sh DIR...     build the .bpf.c files of a directory (any path with a '/': tools/execsnoop)
 #   examples/build.sh --check    rebuild into a temp dir; fail naming each committed file that differs
 set -euo pipefail
 
@@ -32,7 +33,17 @@ fi
 
 status=0
 for name in "${names[@]}"; do
-  for src in examples/"$name"/*.bpf.c; do
+  # A bare name is an example; anything with a slash is a directory of its own (tools/<name>).
+  case "$name" in
+    */*) dir="${name%/}" ;;
+    *) dir="examples/$name" ;;
+  esac
+  if ! compgen -G "$dir/*.bpf.c" >/dev/null; then
+    echo "build.sh: no .bpf.c in $dir" >&2
+    status=1
+    continue
+  fi
+  for src in "$dir"/*.bpf.c; do
     base="${src%.bpf.c}"
     obj="$base.bpf.o"
     skel="$base.skel.ts"
