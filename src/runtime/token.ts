@@ -12,8 +12,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { BpfError, OptionError } from '../errors.js';
 import { BpfCmd, bpfCmdName } from './sys/bpf.js';
-import { Errno } from './sys/errno.js';
-import { closeFd, dupCloexec, openDir } from './sys/fd.js';
+import { Errno, errnoName } from './sys/errno.js';
+import { closeFd, dupCloexec, openDirRaw } from './sys/fd.js';
 import {
   BPF_ATTACH_TYPE_NAMES,
   BPF_CMD_NAMES,
@@ -25,7 +25,7 @@ import {
   isBpfToken,
   maskAllows,
   type TokenInfo,
-  tokenCreate,
+  tokenCreateRaw,
   tokenInfo,
 } from './sys/token.js';
 
@@ -292,27 +292,20 @@ function explainOpenErrno(code: string): string {
 }
 
 /** Makes a token from the BPF FS at `path`, or returns the failure explained; never leaks the directory FD. */
-/** How making a token from a path failed: at opening it, or at BPF_TOKEN_CREATE. */
+/** How making a token from a path failed: at opening it, or at BPF_TOKEN_CREATE, with which errno. */
 interface TokenFailure {
   readonly step: 'open' | 'create';
   readonly path: string;
-  readonly cause: BpfError;
+  readonly errno: number;
 }
 
 /** Makes a token from `path`, or says cheaply how it failed (see {@link explainFailure} for the words). */
 function tryTokenFromPath(path: string): number | TokenFailure {
-  let dir: number;
+  const dir = openDirRaw(path);
+  if (dir < 0) return { step: 'open', path, errno: -dir };
   try {
-    dir = openDir(path);
-  } catch (e) {
-    if (!(e instanceof BpfError)) throw e;
-    return { step: 'open', path, cause: e };
-  }
-  try {
-    return tokenCreate(dir);
-  } catch (e) {
-    if (!(e instanceof BpfError)) throw e;
-    return { step: 'create', path, cause: e };
+    const token = tokenCreateRaw(dir);
+    return token < 0 ? { step: 'create', path, errno: -token } : token;
   } finally {
     closeFd(dir);
   }
@@ -320,12 +313,13 @@ function tryTokenFromPath(path: string): number | TokenFailure {
 
 /** The error that explains a failure in plain words (reads the mount table for EINVAL, so not for free). */
 function explainFailure(f: TokenFailure): BpfError {
-  const { path, cause: e } = f;
+  const { path, errno } = f;
+  const code = errnoName(errno);
   const message =
     f.step === 'open'
-      ? `cannot make a BPF token from ${path}: opening it failed with ${e.code}: ${explainOpenErrno(e.code)}`
-      : `BPF_TOKEN_CREATE from ${path} failed with ${e.code}: ${explainCreateErrno(path, e.code)}`;
-  return new BpfError(message, { code: e.code, errno: e.errno, command: 'BPF_TOKEN_CREATE', cause: e });
+      ? `cannot make a BPF token from ${path}: opening it failed with ${code}: ${explainOpenErrno(code)}`
+      : `BPF_TOKEN_CREATE from ${path} failed with ${code}: ${explainCreateErrno(path, code)}`;
+  return new BpfError(message, { code, errno, command: 'BPF_TOKEN_CREATE' });
 }
 
 function describeAllowed(info: TokenInfo): string {

@@ -57,6 +57,16 @@ export function openAt(path: string, flags: number, dirFd = AT_FDCWD, mode = 0):
   return fd;
 }
 
+/**
+ * {@link openDir} that returns `-errno` instead of throwing, for callers that expect failure often (the
+ * implicit token attempt of every load) and would otherwise pay for an exception each time.
+ */
+export function openDirRaw(path: string): number {
+  if (path.includes('\0')) return -22;
+  const fd = cOpenat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  return fd < 0 ? -errno() : fd;
+}
+
 /** Opens a directory read-only (`O_RDONLY | O_DIRECTORY | O_CLOEXEC`), e.g. a BPF FS for a token. */
 export function openDir(path: string, dirFd = AT_FDCWD): number {
   return openAt(path, O_RDONLY | O_DIRECTORY, dirFd);

@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { BpfError } from '../../errors.js';
-import { BpfCmd, bpf, bpfRaw } from './bpf.js';
+import { BpfCmd, bpfFailure, bpfRaw } from './bpf.js';
 import { Errno, errnoName } from './errno.js';
 import { addressOf } from './libc.js';
 
@@ -221,10 +221,17 @@ const TOKEN_CREATE_ATTR_SIZE = 8;
  * BPF FS mount. Throws {@link BpfError} (`command: 'BPF_TOKEN_CREATE'`) with the kernel's errno.
  */
 export function tokenCreate(bpffsFd: number): number {
+  const ret = tokenCreateRaw(bpffsFd);
+  if (ret < 0) throw bpfFailure(BpfCmd.TOKEN_CREATE, -ret, `BPF FS fd ${bpffsFd}`);
+  return ret;
+}
+
+/** {@link tokenCreate} that returns `-errno` instead of throwing. */
+export function tokenCreateRaw(bpffsFd: number): number {
   const attr = Buffer.alloc(TOKEN_CREATE_ATTR_SIZE);
   attr.writeUInt32LE(0, 0);
   attr.writeUInt32LE(bpffsFd, 4);
-  return bpf(BpfCmd.TOKEN_CREATE, attr, TOKEN_CREATE_ATTR_SIZE, `BPF FS fd ${bpffsFd}`);
+  return bpfRaw(BpfCmd.TOKEN_CREATE, attr, TOKEN_CREATE_ATTR_SIZE);
 }
 
 /**
