@@ -37,6 +37,7 @@ export {
   RingBufferSet,
   WAIT_SLICE_MS,
 } from './ringbuf.js';
+export * from './skeleton-support.js';
 export { type PerfEventAttr, PerfSwConfig, PerfType, perfEventOpen } from './sys/perf.js';
 export {
   ArrayMap,
@@ -54,3 +55,4 @@ export {
   RawMap,
   StackMap,
 } from './typed-maps.js';
+export { USER_RINGBUF_MAX_SAMPLE, UserRingBuffer } from './user-ringbuf.js';

@@ -7,8 +7,8 @@
  * so that a record wrapping past the end is contiguous in memory. Each record starts with an 8-byte header
  * whose first 32 bits hold the length, bit 31 set while the producer still writes it (busy) and bit 30 when
  * it was discarded; records start 8-byte aligned. The consumer reads records from its position up to the
- * producer position and publishes the new position after each record, which frees the space for the
- * producer. Records are decoded in place, straight from the mapping.
+ * producer position and publishes its new position (every 64 records and when it stops), which frees the
+ * space for the producer. Records are decoded in place, straight from the mapping.
  *
  * @module
  */
@@ -36,6 +36,20 @@ export const WAIT_SLICE_MS = 500;
 /** Records consumed between two stores of the consumer position (a power of 2, minus 1). */
 const PUBLISH_EVERY_MASK = 63;
 
+/** Most records one drain hands out, so that the record count stays a small integer. */
+const MAX_BATCH = 0x7fffffff;
+
+/**
+ * Whether record headers may be read with plain loads. The kernel's producer clears the busy bit with a
+ * release store after writing the record, and its documentation asks the consumer to read the header with
+ * acquire semantics (`smp_load_acquire`) before the record. On x86-64 every load already has acquire
+ * semantics (loads are ordered with later loads and stores), so the kernel's own `smp_load_acquire` there is
+ * a plain load plus a compiler barrier; V8 keeps typed-array accesses in program order. `Atomics.load` costs
+ * a call per record in V8, so plain loads are used where the hardware orders them; elsewhere (arm64) the
+ * header load must be a real acquire.
+ */
+const PLAIN_ACQUIRE = process.arch === 'x64';
+
 /**
  * Called with each record of a raw consume: `length` bytes at `offset` of `view`, a view of the ring's memory
  * valid only during the call. Return `false` to stop after this record.
@@ -51,9 +65,14 @@ const unmapped = new FinalizationRegistry<{ address: bigint; length: number }>((
 
 /**
  * A read-only shared mapping that is safe against stale views: released by putting zero pages in its place,
- * unmapped only once the garbage collector dropped every view (as `mmapMap` does for writable maps).
+ * unmapped only once the garbage collector dropped every view (as `mmapMap` does for writable maps). Also
+ * used by the user ring buffer for its consumer page.
  */
-function mapReadOnly(fd: number, length: number, offset: number): { buffer: ArrayBuffer; release(): void } {
+export function mapReadOnly(
+  fd: number,
+  length: number,
+  offset: number,
+): { buffer: ArrayBuffer; release(): void } {
   const m = mmapFd(fd, length, Prot.READ, MapMode.SHARED, offset);
   const range = { address: m.address, length };
   unmapped.register(m.view, range);
@@ -102,7 +121,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #mapped = false;
   #consumerU32!: Uint32Array;
   #consumerU64!: BigInt64Array;
-  #producer!: BigInt64Array;
+  #producerU32!: Uint32Array;
   #headers!: Int32Array;
   #data!: DataView;
   #release: () => void = () => {};
@@ -154,7 +173,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     };
     this.#consumerU32 = new Uint32Array(consumer.buffer, 0, 2);
     this.#consumerU64 = new BigInt64Array(consumer.buffer, 0, 1);
-    this.#producer = new BigInt64Array(producer.buffer, 0, 1);
+    this.#producerU32 = new Uint32Array(producer.buffer, 0, 2);
     this.#headers = new Int32Array(producer.buffer);
     this.#data = new DataView(producer.buffer);
     this.#base = page;
@@ -170,18 +189,18 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   pending(): number {
     if (this.#closed) return 0;
     this.#ensureMapped();
-    return Number(Atomics.load(this.#producer, 0)) - Number(Atomics.load(this.#consumerU64, 0));
+    // The producer is at most the ring size ahead, so the low 32 bits give the exact difference.
+    return (Atomics.load(this.#producerU32, 0) - Atomics.load(this.#consumerU32, 0)) >>> 0;
   }
 
   /** Hands every available record (at most `max`) to `handler`, decoded; returns how many it got. */
   consume(handler: RecordHandler<T>, max = Number.POSITIVE_INFINITY): number {
-    const decode = this.#decode;
-    return this.#drain((view, offset, length) => handler(decode(view, offset, length)), max);
+    return this.#drain(undefined, handler, max);
   }
 
   /** Hands every available record (at most `max`) to `handler` as bytes, without copying or decoding. */
   consumeRaw(handler: RawRecordHandler, max = Number.POSITIVE_INFINITY): number {
-    return this.#drain(handler, max);
+    return this.#drain(handler, undefined, max);
   }
 
   /**
@@ -195,11 +214,11 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
 
   /** Records, one at a time, as the loop asks for them; ends when the ring is closed. */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
-    const take: RawRecordHandler = (view, offset, length) => {
-      this.#taken = this.#decode(view, offset, length);
+    const take: RecordHandler<T> = (record) => {
+      this.#taken = record;
     };
     while (!this.#closed) {
-      if (this.#drain(take, 1) === 1) {
+      if (this.#drain(undefined, take, 1) === 1) {
         const record = this.#taken as T;
         this.#taken = undefined;
         yield record;
@@ -268,52 +287,65 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     return wait;
   }
 
-  #drain(handler: RawRecordHandler, max: number): number {
+  /**
+   * The consume loop, shared by the raw and the decoded paths. Each path calls its handler from its own call
+   * site, so each site sees one kind of handler and the JIT can inline it. Positions are tracked as the low
+   * 32 bits of the consumer position plus the bytes consumed since: the producer is never more than the ring
+   * size (below 2^32) ahead, so 32-bit differences are exact and the loop stays in small-integer arithmetic.
+   */
+  #drain(raw: RawRecordHandler | undefined, typed: RecordHandler<T> | undefined, max: number): number {
     if (this.#closed) return 0;
     this.#ensureMapped();
     const headers = this.#headers;
     const data = this.#data;
     const base = this.#base;
-    const size = this.size;
+    const mask = this.size - 1;
+    const decode = this.#decode;
+    const producerLow = this.#producerU32;
     // Start from the shared consumer page, not a private copy: another consumer of the map may have moved it.
-    let consumer = Number(Atomics.load(this.#consumerU64, 0));
-    let producer = Number(Atomics.load(this.#producer, 0));
-    let offset = consumer % size;
+    const start = Atomics.load(this.#consumerU32, 0);
+    const high = Atomics.load(this.#consumerU32, 1);
+    const startOffset = start & mask;
+    let avail = (Atomics.load(producerLow, 0) - start) >>> 0;
+    const limit = Math.min(max, MAX_BATCH);
+    let done = 0;
     let n = 0;
     try {
-      while (n < max) {
-        if (consumer >= producer) {
-          producer = Number(Atomics.load(this.#producer, 0));
-          if (consumer >= producer) break;
+      while (n < limit) {
+        if (done >= avail) {
+          avail = (Atomics.load(producerLow, 0) - start) >>> 0;
+          if (done >= avail) break;
         }
-        const header = Atomics.load(headers, (base + offset) >> 2);
+        const at = base + ((startOffset + done) & mask);
+        const header = PLAIN_ACQUIRE ? headers[at >> 2] : Atomics.load(headers, at >> 2);
         if ((header & BUSY_BIT) !== 0) break;
         const length = header & LENGTH_MASK;
-        const at = base + offset + HEADER_SIZE;
         // Advanced before the handler runs, so a record whose handler throws still counts as consumed.
-        const step = (length + HEADER_SIZE + 7) & ~7;
-        consumer += step;
-        offset += step;
-        if (offset >= size) offset -= size;
+        done += (length + HEADER_SIZE + 7) & ~7;
         if ((header & DISCARD_BIT) !== 0) continue;
         n++;
-        const stop = handler(data, at, length) === false;
+        const result =
+          raw !== undefined
+            ? raw(data, at + HEADER_SIZE, length)
+            : (typed as RecordHandler<T>)(decode(data, at + HEADER_SIZE, length));
+        if (result === false) break;
         // Hand space back to the producer in batches: one store per record costs more than the record.
-        if ((n & PUBLISH_EVERY_MASK) === 0) this.#publish(consumer);
-        if (stop) break;
+        if ((n & PUBLISH_EVERY_MASK) === 0) this.#publish(high, start + done);
       }
     } finally {
-      this.#publish(consumer);
+      this.#publish(high, start + done);
     }
     return n;
   }
 
-  /** Stores the consumer position, freeing the space before it for the producer. */
-  #publish(position: number): void {
-    const high = Math.floor(position / TWO_32);
-    if (high === Atomics.load(this.#consumerU32, 1)) Atomics.store(this.#consumerU32, 0, position >>> 0);
+  /**
+   * Stores the consumer position `high * 2^32 + low`, freeing the space before it for the producer. `high` is
+   * the high half when the drain started; `low` may have carried past 2^32 since.
+   */
+  #publish(high: number, low: number): void {
+    if (low < TWO_32) Atomics.store(this.#consumerU32, 0, low);
     // The high half changes once every 4 GiB: then one 64-bit store, so the kernel never sees a torn value.
-    else Atomics.store(this.#consumerU64, 0, BigInt(position));
+    else Atomics.store(this.#consumerU64, 0, BigInt(high * TWO_32 + low));
   }
 }
 

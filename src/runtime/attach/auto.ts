@@ -1,10 +1,9 @@
 /**
  * Auto-attach: attaches a program where its section name says (`tp/syscalls/sys_enter_getpid`,
- * `uprobe/libc.so.6:malloc`, `iter/task`, ...).
+ * `uprobe/libc.so.6:malloc`, `usdt/libc.so.6:libc:setjmp`, `iter/task`, ...).
  *
  * @module
  */
-import { BpfError } from '../../errors.js';
 import type { BpfLink } from '../link.js';
 import { loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
@@ -12,6 +11,7 @@ import { attachIter } from './iter.js';
 import { attachKprobeMulti, attachUprobeMulti } from './multi.js';
 import { attachKprobe, attachKsyscall, attachTracepoint, attachUprobe } from './probes.js';
 import { attachFreplace, attachRawTracepoint, attachTracing } from './tracing.js';
+import { attachUsdt } from './usdt.js';
 
 /**
  * Attaches `program` to the target its section names. Returns undefined when the section names none
@@ -68,9 +68,9 @@ export function autoAttach(program: BpfProgram): BpfLink | undefined {
         })
       );
     case 'usdt':
-      throw new BpfError(
-        `program '${program.name}' (section '${program.sectionName}'): USDT auto-attach is not implemented yet; attach with attachUprobe() at the probe's offset`,
-        { code: 'ENOTSUP', command: 'attach' },
+      return (
+        s.target &&
+        attachUsdt(program, { binary: s.target.binary, provider: s.target.provider, name: s.target.name })
       );
   }
 }

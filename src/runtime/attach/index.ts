@@ -41,3 +41,14 @@ export {
   type UprobeOptions,
 } from './probes.js';
 export { attachFreplace, attachRawTracepoint, attachTracing, programFuncBtfId } from './tracing.js';
+export {
+  attachUsdt,
+  encodeUsdtSpec,
+  parseUsdtArgs,
+  readUsdtProbes,
+  type UsdtArg,
+  type UsdtArgLocation,
+  UsdtLink,
+  type UsdtOptions,
+  type UsdtProbe,
+} from './usdt.js';

@@ -15,7 +15,7 @@ import { type BtfSanitizeFeature, sanitizeBtf } from './sanitize.js';
  * `sanitizeBtf` for the features `has` reports missing. Type ids are those of the object's BTF.
  */
 export function prepareBtf(btf: Btf, elf: ElfFile, has: (feature: BtfSanitizeFeature) => boolean): Btf {
-  return sanitizeBtf(fixExternBtf(fixDatasecs(btf, elf)), has);
+  return sanitizeBtf(fixExternBtf(hiddenFuncsStatic(fixDatasecs(btf, elf), elf)), has);
 }
 
 /** A copy of `btf` with every DATASEC of an ELF section given its size and its variables' offsets. */
@@ -33,6 +33,27 @@ export function fixDatasecs(btf: Btf, elf: ElfFile): Btf {
     });
     changed = true;
     return { ...t, size: section.size, vars };
+  });
+  return changed ? btf.withTypes(types) : btf;
+}
+
+/**
+ * A copy of `btf` where global functions with hidden visibility (`__hidden`, as in <bpf/usdt.bpf.h>) have
+ * static linkage: they cannot be called from outside the object, so the verifier checks them in their
+ * callers' context, as libbpf arranges, instead of alone with unknown arguments.
+ */
+export function hiddenFuncsStatic(btf: Btf, elf: ElfFile): Btf {
+  const hidden = new Set(
+    elf.symbols
+      .filter((s) => s.type === 'func' && s.visibility === 'hidden' && s.bind !== 'local')
+      .map((s) => s.name),
+  );
+  if (hidden.size === 0) return btf;
+  let changed = false;
+  const types = btf.types.map((t): BtfType => {
+    if (t.kind !== 'func' || t.linkage !== 'global' || !hidden.has(t.name)) return t;
+    changed = true;
+    return { ...t, linkage: 'static' };
   });
   return changed ? btf.withTypes(types) : btf;
 }
