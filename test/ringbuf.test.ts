@@ -9,7 +9,8 @@ import { countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
 
 const FIX = new URL('./fixtures/', import.meta.url).pathname;
 /** Records pushed through the ring in the wrap-around test; raise it (e.g. 10000000) for a soak run. */
-const RECORDS = Number(process.env.BPF_SKEL_RINGBUF_RECORDS ?? 200_000);
+// The issue asks for ten million; it takes about a second here.
+const RECORDS = Number(process.env.BPF_SKEL_RINGBUF_RECORDS ?? 10_000_000);
 
 /** `struct event` of ringbuf.bpf.c (168 bytes): the fields the checks use. */
 interface Event {
