@@ -4,7 +4,8 @@
  * on some kernels or at all, and are represented here with the same `detach()` contract:
  * - `'perf_event_ioctl'`: a perf event with the program set by `PERF_EVENT_IOC_SET_BPF` (before Linux 5.15);
  * - `'prog_attach'`: `BPF_PROG_ATTACH` to a cgroup, sockmap or netns (undone by `BPF_PROG_DETACH`);
- * - `'socket_filter'`: `setsockopt(SO_ATTACH_BPF)` on a socket (undone by `SO_DETACH_BPF`).
+ * - `'socket_filter'`: `setsockopt(SO_ATTACH_BPF)` on a socket (undone by `SO_DETACH_BPF`);
+ * - `'tc_filter'`: a cls_bpf filter added over rtnetlink (undone by `RTM_DELTFILTER`).
  *
  * @module
  */
@@ -16,12 +17,13 @@ import { closeFd } from './sys/fd.js';
 import { type LinkInfo, linkInfo } from './sys/info.js';
 import { linkUpdate } from './sys/link.js';
 import { objGet, objPin } from './sys/map.js';
+import { type TcFilter, tcFilterDetach } from './sys/netlink.js';
 import { perfEventDisable } from './sys/perf.js';
 import { progDetach } from './sys/prog.js';
 import { socketDetachBpf } from './sys/socket.js';
 
 /** A kernel link type name, or how an attachment without a kernel link was made. */
-export type BpfLinkType = LinkType | 'perf_event_ioctl' | 'prog_attach' | 'socket_filter';
+export type BpfLinkType = LinkType | 'perf_event_ioctl' | 'prog_attach' | 'socket_filter' | 'tc_filter';
 
 /**
  * @internal What a {@link BpfLink} holds and must release. Every FD here is owned by the link.
@@ -33,7 +35,9 @@ export type Attachment =
   /** `progFd` is a duplicate of the program's FD, so detaching works after the object closed its own. */
   | { kind: 'prog_attach'; targetFd: number; progFd: number; attachType: number }
   /** The socket FD belongs to the caller; only the attachment is the link's. */
-  | { kind: 'socket_filter'; socketFd: number };
+  | { kind: 'socket_filter'; socketFd: number }
+  /** No FD: the filter is named by interface, hook, priority and handle. `ownsHook`: the attach made the qdisc. */
+  | { kind: 'tc_filter'; filter: TcFilter; ownsHook: boolean };
 
 /** Options of {@link BpfLink.update}. */
 export interface LinkUpdateOptions {
@@ -150,6 +154,9 @@ export class BpfLink implements Disposable {
           // The socket was closed (the filter went with it) or its filter was already removed.
           if (!(err instanceof BpfError) || (err.code !== 'EBADF' && err.code !== 'ENOENT')) throw err;
         }
+        return;
+      case 'tc_filter':
+        tcFilterDetach(a.filter, a.ownsHook);
         return;
     }
   }

@@ -147,3 +147,30 @@ export function viewOf(address: bigint, length: number): ArrayBuffer {
 }
 
 export { koffi, libc };
+
+/** `socket(2)`. */
+export const cSocket = libc.func('int socket(int domain, int type, int protocol)') as (
+  domain: number,
+  type: number,
+  protocol: number,
+) => number;
+
+/** `bind(2)`; `addr` holds the socket address structure. */
+export const cBind = libc.func('int bind(int fd, const void *addr, uint32_t len)') as (
+  fd: number,
+  addr: Uint8Array,
+  len: number,
+) => number;
+
+/** `sendto(2)`; `addr` holds the destination socket address structure. */
+export const cSendto = libc.func(
+  'long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
+) as (fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number;
+
+/** `recv(2)` into a buffer. */
+export const cRecv = libc.func('long recv(int fd, void *buf, size_t len, int flags)') as (
+  fd: number,
+  buf: Uint8Array,
+  len: number,
+  flags: number,
+) => number;
