@@ -44,7 +44,7 @@ import {
   type TokenResult,
 } from './token.js';
 
-/** The state of an object's token after `load()` (or before: `'pending'`). */
+/** An object's token: the mode its options chose, and after `load()` the FD or why there is none. */
 export interface TokenState {
   /** The mode the options chose. */
   readonly mode: TokenMode;
