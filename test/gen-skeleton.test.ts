@@ -10,7 +10,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/parse.js';
 import { parseElf } from '../src/elf/index.js';
 import { BtfError, ElfError, OptionError } from '../src/errors.js';
-import { AUTO_INLINE_LIMIT, baseNameOf, generateSkeleton, generateTypes } from '../src/gen/skeleton.js';
+import { HELPER_NAMES, TYPE_HELPERS } from '../src/gen/codecs.js';
+import {
+  AUTO_INLINE_LIMIT,
+  baseNameOf,
+  generateSkeleton,
+  generateTypes,
+  SUPPORT_NAMES,
+} from '../src/gen/skeleton.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures');
@@ -58,6 +65,40 @@ export declare class PerfEventArray { constructor(map: BpfMap) }
 export declare class ProgArrayMap { constructor(map: BpfMap) }
 export declare class MapOfMaps<K = number> { constructor(map: BpfMap, key?: Codec<K>) }
 export declare class RawMap { constructor(map: BpfMap) }
+export declare function mapNamed(obj: BpfObject, name: string): BpfMap;
+export declare function programNamed(obj: BpfObject, name: string): BpfProgram;
+export declare function attachAuto(program: BpfProgram): BpfLink | undefined;
+export declare function writableView(map: BpfMap, variable: string): DataView;
+export declare function embeddedObject(base64: string, sha256: string, fileName: string): Uint8Array;
+export declare function readObjectFile(url: URL, sha256: string, fileName: string): Uint8Array;
+export interface UnionCodec<T> extends Codec<T> { encode(value: Partial<T>, view: DataView, offset: number): void }
+export declare function readCString(view: DataView, offset: number, length: number): string;
+export declare function writeCString(view: DataView, offset: number, length: number, text: string): void;
+export declare function copyArray<T extends ArrayBufferView>(
+  type: { new (length: number): T; new (buffer: ArrayBufferLike, byteOffset: number, length: number): { slice(): T } },
+  view: DataView,
+  offset: number,
+  count: number,
+): T;
+export declare function writeBytes(view: DataView, offset: number, length: number, array: ArrayBufferView): void;
+export declare function checkLength(array: readonly unknown[], count: number): void;
+export declare function readBits(view: DataView, offset: number, shift: number, bits: number, signed: boolean): number;
+export declare function writeBits(view: DataView, offset: number, shift: number, bits: number, value: number): void;
+export declare function readBitsBig(view: DataView, offset: number, shift: number, bits: number, signed: boolean): bigint;
+export declare function writeBitsBig(view: DataView, offset: number, shift: number, bits: number, value: bigint): void;
+export declare function readInt128(view: DataView, offset: number, signed: boolean): bigint;
+export declare function writeInt128(view: DataView, offset: number, value: bigint): void;
+export declare const int8Codec: Codec<number>;
+export declare const uint8Codec: Codec<number>;
+export declare const int16Codec: Codec<number>;
+export declare const uint16Codec: Codec<number>;
+export declare const int32Codec: Codec<number>;
+export declare const uint32Codec: Codec<number>;
+export declare const int64Codec: Codec<bigint>;
+export declare const uint64Codec: Codec<bigint>;
+export declare const float32Codec: Codec<number>;
+export declare const float64Codec: Codec<number>;
+export declare const boolCodec: Codec<boolean>;
 `;
 
 /** A consumer of the hostile skeleton: every map, program and variable by its documented safe name. */
@@ -138,7 +179,8 @@ const RUNTIME_MISSING = await (async () => {
     'PerCpuHashMap',
   ];
   names.push('PerCpuArrayMap', 'QueueMap', 'StackMap', 'BloomFilterMap', 'RingBuffer', 'PerfEventArray');
-  names.push('ProgArrayMap', 'MapOfMaps', 'RawMap');
+  names.push('ProgArrayMap', 'MapOfMaps', 'RawMap', ...SUPPORT_NAMES);
+  names.push(...HELPER_NAMES.filter((h) => !TYPE_HELPERS.has(h)));
   const missing = names.filter((n) => runtime[n] === undefined);
   const program = runtime.BpfProgram as { prototype: Record<string, unknown> } | undefined;
   if (typeof program?.prototype.attach !== 'function') missing.push('BpfProgram.prototype.attach');
@@ -161,6 +203,27 @@ const EXTRA_SOURCES: Record<string, { source: string[]; types?: string[] }> = {
       'struct other *unrelated;',
     ],
     types: ['more=other'],
+  },
+  // Types named like every runtime import the generated code may use, and a map, a variable and a program
+  // that need those imports.
+  collide: {
+    source: [
+      '#define __uint(n, v) int (*n)[v]',
+      '#define __type(n, t) t *n',
+      'struct BpfObject { long BpfObject; };',
+      'struct mapNamed { char readCString[8]; unsigned int copyArray[2]; unsigned int readBits : 3;',
+      '  long long readBitsBig : 40; __int128 readInt128; struct BpfObject checkLength[20]; };',
+      'union UnionCodec { int embeddedObject; char writeBytes[4]; };',
+      'enum programNamed { attachAuto = 1, writableView = 2 };',
+      'typedef unsigned int uint32Codec;',
+      'struct { __uint(type, 1); __uint(max_entries, 4); __type(key, uint32Codec); __type(value, struct mapNamed); }',
+      '  readObjectFile SEC(".maps");',
+      'union UnionCodec writeCString;',
+      'enum programNamed boolCodec;',
+      'struct BpfObject int32Codec;',
+      'SEC("syscall") int int64Codec(void *ctx) { return writeCString.embeddedObject + boolCodec; }',
+    ],
+    types: ['uint32Codec'],
   },
   kconfig: {
     source: [
@@ -310,6 +373,64 @@ describe('generateSkeleton over the fixtures', () => {
     expect(() =>
       generateSkeleton(bytes, { embed: 'inline', fileName: 'r.o', types: ['nope=event'] }),
     ).toThrow(OptionError);
+  });
+
+  it('renames types that would shadow runtime imports, and the module still runs', async () => {
+    const code = extra.get('collide') as string;
+    for (const line of [
+      'export interface mapNamed_ {',
+      'export const mapNamed_: Codec<mapNamed_> = {',
+      'export const UnionCodec_: UnionCodec<UnionCodec_> = {',
+      'export const programNamed_ = {',
+      'export type uint32Codec_ = number;',
+      'export const uint32Codec_: Codec<uint32Codec_> = uint32Codec;',
+      'export interface BpfObject_ {',
+      'readonly readObjectFile: HashMap<number, mapNamed_>;',
+      "readObjectFile: new HashMap<number, mapNamed_>(mapNamed(obj, 'readObjectFile'), uint32Codec, mapNamed_),",
+      "      int64Codec: programNamed(obj, 'int64Codec'),",
+    ]) {
+      expect(code).toContain(line);
+    }
+    for (const name of [
+      'readCString',
+      'copyArray',
+      'readBitsBig',
+      'readInt128',
+      'checkLength',
+      'UnionCodec',
+    ]) {
+      expect(code, name).toMatch(
+        new RegExp(`^import (type )?\\{[^}]*\\b${name}\\b[^}]*\\} from 'bpf-skel/runtime';`, 'm'),
+      );
+    }
+    const mod = (await import(join(DIR, 'collide.skel.ts'))) as Record<string, unknown>;
+    const codec = mod.mapNamed_ as {
+      size: number;
+      decode(view: DataView, offset: number): Record<string, unknown>;
+      encode(value: Record<string, unknown>, view: DataView, offset: number): void;
+    };
+    const value = {
+      readCString: 'comm',
+      copyArray: new Uint32Array([7, 8]),
+      readBits: 5,
+      readBitsBig: -3n,
+      readInt128: -(1n << 100n),
+      checkLength: Array.from({ length: 20 }, (_, i) => ({ BpfObject: BigInt(i) - 9n })),
+    };
+    const view = new DataView(new ArrayBuffer(codec.size + 1), 1);
+    codec.encode(value, view, 0);
+    expect(codec.decode(view, 0)).toEqual(value);
+  });
+
+  it('carries no copies of the runtime support: imports and per-type code only', () => {
+    for (const [name, code] of [...generated, ...extra]) {
+      expect(code.match(/^import .* from '([^']*)';$|^\} from '([^']*)';$/gm), name).toEqual(
+        expect.arrayContaining([expect.stringContaining("'bpf-skel/runtime'")]),
+      );
+      expect(code, name).not.toMatch(/from '(?!bpf-skel\/runtime')/);
+      expect(code, name).not.toMatch(/^(export )?(function|interface UnionCodec)\b/m);
+      expect(code, name).not.toMatch(/^const (utf8|\w+Codec\b)/m);
+    }
   });
 
   it('gives __kconfig externs a read-only view laid out by alignment, size and name', () => {

@@ -15,15 +15,21 @@
  * - Bitfields: read and written by mask and shift; other bits of their storage are preserved.
  * - Typed arrays are little-endian views, as on every platform Node runs on.
  *
+ * The generic parts (C strings, array copies, bitfields, 128-bit integers, scalar codecs) are functions of
+ * the runtime that the emitted code imports; only the per-type code is emitted.
+ *
  * @module
  */
 import { type Field, fieldsOf, MAX_TUPLE, shapeOf, type TypePlan, tsTypeOf } from './types.js';
 
-/** Names of the helper functions generated code may need, in the order they are emitted. */
+/**
+ * Names of the runtime helpers (`bpf-skel/runtime`, see runtime/skeleton-support.ts) generated codecs may
+ * call, in the order they are imported. `UnionCodec` is a type.
+ */
 export const HELPER_NAMES = [
   'readCString',
   'writeCString',
-  'copyBuffer',
+  'copyArray',
   'writeBytes',
   'checkLength',
   'readBits',
@@ -33,8 +39,6 @@ export const HELPER_NAMES = [
   'readInt128',
   'writeInt128',
   'UnionCodec',
-  'utf8Decoder',
-  'utf8Encoder',
   'int8Codec',
   'uint8Codec',
   'int16Codec',
@@ -48,148 +52,11 @@ export const HELPER_NAMES = [
   'boolCodec',
 ] as const;
 
-/** A helper function name. */
+/** A helper name. */
 export type HelperName = (typeof HELPER_NAMES)[number];
 
-const HELPER_DEPS: Partial<Record<HelperName, readonly HelperName[]>> = {
-  readCString: ['utf8Decoder'],
-  writeCString: ['utf8Encoder'],
-};
-
-/** Codecs of scalars used as map keys and values: helper name → [TS type, DataView accessor, size]. */
-const SCALAR_CODECS = {
-  int8Codec: ['number', 'Int8', 1],
-  uint8Codec: ['number', 'Uint8', 1],
-  int16Codec: ['number', 'Int16', 2],
-  uint16Codec: ['number', 'Uint16', 2],
-  int32Codec: ['number', 'Int32', 4],
-  uint32Codec: ['number', 'Uint32', 4],
-  int64Codec: ['bigint', 'BigInt64', 8],
-  uint64Codec: ['bigint', 'BigUint64', 8],
-  float32Codec: ['number', 'Float32', 4],
-  float64Codec: ['number', 'Float64', 8],
-} as const;
-
-function scalarCodecSource(name: keyof typeof SCALAR_CODECS): string {
-  const [type, accessor, size] = SCALAR_CODECS[name];
-  const le = size === 1 ? '' : ', true';
-  return `const ${name}: Codec<${type}> = {
-  size: ${size},
-  decode: (view, offset) => view.get${accessor}(offset${le}),
-  encode: (value, view, offset) => view.set${accessor}(offset, value${le}),
-};`;
-}
-
-const HELPER_SOURCE: Record<HelperName, string> = {
-  int8Codec: scalarCodecSource('int8Codec'),
-  uint8Codec: scalarCodecSource('uint8Codec'),
-  int16Codec: scalarCodecSource('int16Codec'),
-  uint16Codec: scalarCodecSource('uint16Codec'),
-  int32Codec: scalarCodecSource('int32Codec'),
-  uint32Codec: scalarCodecSource('uint32Codec'),
-  int64Codec: scalarCodecSource('int64Codec'),
-  uint64Codec: scalarCodecSource('uint64Codec'),
-  float32Codec: scalarCodecSource('float32Codec'),
-  float64Codec: scalarCodecSource('float64Codec'),
-  boolCodec: `const boolCodec: Codec<boolean> = {
-  size: 1,
-  decode: (view, offset) => view.getUint8(offset) !== 0,
-  encode: (value, view, offset) => view.setUint8(offset, value ? 1 : 0),
-};`,
-  utf8Decoder: `const utf8Decoder = new TextDecoder();`,
-  utf8Encoder: `const utf8Encoder = new TextEncoder();`,
-  readCString: `/** Reads a NUL-terminated UTF-8 string of at most \`length\` bytes. */
-function readCString(view: DataView, offset: number, length: number): string {
-  let text = '';
-  for (let i = 0; i < length; i++) {
-    const byte = view.getUint8(offset + i);
-    if (byte === 0) return text;
-    if (byte >= 0x80) {
-      const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, length);
-      const end = bytes.indexOf(0);
-      return utf8Decoder.decode(end === -1 ? bytes : bytes.subarray(0, end));
-    }
-    text += String.fromCharCode(byte);
-  }
-  return text;
-}`,
-  writeCString: `/** Writes \`text\` as UTF-8 into \`length\` bytes, zero-filling the rest. */
-function writeCString(view: DataView, offset: number, length: number, text: string): void {
-  if (offset + length > view.byteLength) throw new RangeError('string field lies outside the view');
-  const target = new Uint8Array(view.buffer, view.byteOffset + offset, length);
-  const { read, written } = utf8Encoder.encodeInto(text, target);
-  if (read < text.length) throw new RangeError(\`string of more than \${length} UTF-8 bytes: \${JSON.stringify(text)}\`);
-  target.fill(0, written);
-}`,
-  copyBuffer: `/** Copies \`length\` bytes at \`offset\` into a new buffer. */
-function copyBuffer(view: DataView, offset: number, length: number): ArrayBuffer {
-  if (offset + length > view.byteLength) throw new RangeError('array field lies outside the view');
-  const copy = new Uint8Array(length);
-  copy.set(new Uint8Array(view.buffer, view.byteOffset + offset, length));
-  return copy.buffer;
-}`,
-  writeBytes: `/** Copies the bytes of \`array\` to \`offset\`, zero-filling up to \`length\` bytes. */
-function writeBytes(view: DataView, offset: number, length: number, array: ArrayBufferView): void {
-  if (array.byteLength > length) {
-    throw new RangeError(\`array of \${array.byteLength} bytes does not fit in \${length} bytes\`);
-  }
-  if (offset + length > view.byteLength) throw new RangeError('array field lies outside the view');
-  const target = new Uint8Array(view.buffer, view.byteOffset + offset, length);
-  target.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
-  target.fill(0, array.byteLength);
-}`,
-  checkLength: `/** Throws unless \`array\` has at most \`count\` elements. */
-function checkLength(array: readonly unknown[], count: number): void {
-  if (array.length > count) throw new RangeError(\`array of \${array.length} elements does not fit in \${count}\`);
-}`,
-  readBits: `/** Reads a bitfield of up to 32 bits starting \`shift\` bits into the byte at \`offset\`. */
-function readBits(view: DataView, offset: number, shift: number, bits: number, signed: boolean): number {
-  let word = 0;
-  for (let i = (shift + bits + 7) >> 3; i-- > 0; ) word = word * 256 + view.getUint8(offset + i);
-  const value = Math.floor(word / 2 ** shift) % 2 ** bits;
-  return signed && value >= 2 ** (bits - 1) ? value - 2 ** bits : value;
-}`,
-  writeBits: `/** Writes a bitfield of up to 32 bits, keeping the other bits of its bytes. */
-function writeBits(view: DataView, offset: number, shift: number, bits: number, value: number): void {
-  const length = (shift + bits + 7) >> 3;
-  let word = 0;
-  for (let i = length; i-- > 0; ) word = word * 256 + view.getUint8(offset + i);
-  const span = 2 ** bits;
-  const field = ((Math.trunc(value) % span) + span) % span;
-  word = (Math.floor(word / 2 ** (shift + bits)) * span + field) * 2 ** shift + (word % 2 ** shift);
-  for (let i = 0; i < length; i++, word = Math.floor(word / 256)) view.setUint8(offset + i, word % 256);
-}`,
-  readBitsBig: `/** Reads a bitfield of up to 64 bits. */
-function readBitsBig(view: DataView, offset: number, shift: number, bits: number, signed: boolean): bigint {
-  let word = 0n;
-  for (let i = (shift + bits + 7) >> 3; i-- > 0; ) word = (word << 8n) | BigInt(view.getUint8(offset + i));
-  const value = BigInt.asUintN(bits, word >> BigInt(shift));
-  return signed ? BigInt.asIntN(bits, value) : value;
-}`,
-  writeBitsBig: `/** Writes a bitfield of up to 64 bits, keeping the other bits of its bytes. */
-function writeBitsBig(view: DataView, offset: number, shift: number, bits: number, value: bigint): void {
-  const length = (shift + bits + 7) >> 3;
-  let word = 0n;
-  for (let i = length; i-- > 0; ) word = (word << 8n) | BigInt(view.getUint8(offset + i));
-  const mask = ((1n << BigInt(bits)) - 1n) << BigInt(shift);
-  word = (word & ~mask) | ((BigInt.asUintN(bits, value) << BigInt(shift)) & mask);
-  for (let i = 0; i < length; i++, word >>= 8n) view.setUint8(offset + i, Number(word & 0xffn));
-}`,
-  readInt128: `/** Reads a 128-bit integer. */
-function readInt128(view: DataView, offset: number, signed: boolean): bigint {
-  const value = (view.getBigUint64(offset + 8, true) << 64n) | view.getBigUint64(offset, true);
-  return signed ? BigInt.asIntN(128, value) : value;
-}`,
-  writeInt128: `/** Writes a 128-bit integer (wrapping like a C cast). */
-function writeInt128(view: DataView, offset: number, value: bigint): void {
-  view.setBigUint64(offset, BigInt.asUintN(64, value), true);
-  view.setBigUint64(offset + 8, BigInt.asUintN(64, value >> 64n), true);
-}`,
-  UnionCodec: `/** The codec of a C union: \`encode\` writes the members present, in declaration order. */
-export interface UnionCodec<T> extends Codec<T> {
-  encode(value: Partial<T>, view: DataView, offset: number): void;
-}`,
-};
+/** The helpers that are types, imported with `import type`. */
+export const TYPE_HELPERS: ReadonlySet<HelperName> = new Set(['UnionCodec']);
 
 const GETTERS: Record<string, string> = {
   i1: 'Int8',
@@ -217,12 +84,11 @@ export class CodecEmitter {
   /** Marks a helper as used. */
   use(helper: HelperName): void {
     this.#helpers.add(helper);
-    for (const dep of HELPER_DEPS[helper] ?? []) this.#helpers.add(dep);
   }
 
-  /** Source of every helper used so far, in a fixed order. */
-  helperSource(): string[] {
-    return HELPER_NAMES.filter((h) => this.#helpers.has(h)).map((h) => HELPER_SOURCE[h]);
+  /** Every helper used so far, in the order of {@link HELPER_NAMES}. */
+  helpersUsed(): HelperName[] {
+    return HELPER_NAMES.filter((h) => this.#helpers.has(h));
   }
 
   /**
@@ -299,11 +165,11 @@ export class CodecEmitter {
         this.use('readCString');
         return `readCString(view, ${at}, ${s.length})`;
       case 'typed':
-        this.use('copyBuffer');
-        return `new ${s.array}(copyBuffer(view, ${at}, ${s.count * s.elemSize}))`;
+        this.use('copyArray');
+        return `copyArray(${s.array}, view, ${at}, ${s.count})`;
       case 'bytes':
-        this.use('copyBuffer');
-        return `new Uint8Array(copyBuffer(view, ${at}, ${s.size}))`;
+        this.use('copyArray');
+        return `copyArray(Uint8Array, view, ${at}, ${s.size})`;
       case 'composite': {
         const name = this.plan.names.get(s.id);
         if (name !== undefined) return `${name}.decode(view, ${at})`;

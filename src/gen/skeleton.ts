@@ -1,14 +1,15 @@
 /**
  * `bpf-skel gen skeleton` and `gen types`: from the bytes of a compiled `.bpf.o` to the text of a typed
- * TypeScript module. Generated code imports only `bpf-skel/runtime` and Node built-ins, passes
- * `tsc --strict`, and is stable: the same object and options give the same bytes.
+ * TypeScript module. Generated code imports only `bpf-skel/runtime` (its support functions, see
+ * runtime/skeleton-support.ts, instead of carrying copies), passes `tsc --strict`, and is stable: the same
+ * object and options give the same bytes.
  *
  * @module
  */
 import { createHash } from 'node:crypto';
 import type { Btf } from '../btf/types.js';
 import { OptionError } from '../errors.js';
-import { CODEC_LOCALS, CodecEmitter, docLines, HELPER_NAMES } from './codecs.js';
+import { CODEC_LOCALS, CodecEmitter, docLines, HELPER_NAMES, TYPE_HELPERS } from './codecs.js';
 import { cDoc, emitDeclarations } from './declarations.js';
 import { describeObject, type MapModel, type ObjectModel, type SectionModel } from './model.js';
 import { assignKeyed, assignNames, commentText, compareCodeUnits, stringLiteral } from './names.js';
@@ -68,11 +69,26 @@ export interface GeneratedSkeleton {
   sidecar?: { fileName: string; bytes: Uint8Array };
 }
 
-/** Names the module scope of generated code reserves: imports, helpers, locals and globals it refers to. */
+/** Support functions of the runtime a skeleton may import, besides the codec helpers. */
+export const SUPPORT_NAMES = [
+  'mapNamed',
+  'programNamed',
+  'attachAuto',
+  'writableView',
+  'embeddedObject',
+  'readObjectFile',
+] as const;
+
+type SupportName = (typeof SUPPORT_NAMES)[number];
+
+/**
+ * Names the module scope of generated code reserves: imports, constants, locals and globals it refers to.
+ * Imports are named imports, so every name generated code may import from the runtime is here.
+ */
 export const RESERVED_MODULE_NAMES: readonly string[] = [
   ...CODEC_LOCALS,
   ...HELPER_NAMES,
-  'BpfError',
+  ...SUPPORT_NAMES,
   'BpfObject',
   'BpfMap',
   'BpfProgram',
@@ -91,18 +107,20 @@ export const RESERVED_MODULE_NAMES: readonly string[] = [
   'ProgArrayMap',
   'MapOfMaps',
   'RawMap',
-  'createHash',
-  'readFileSync',
-  'Buffer',
   'ELF_BASE64',
   'ELF_URL',
   'ELF_SHA256',
   'ELF_FILE',
+  // Used by skeletons before their support moved to the runtime; still reserved so that generated names
+  // stay the same.
+  'BpfError',
+  'createHash',
+  'readFileSync',
+  'Buffer',
   'verifiedElf',
-  'mapNamed',
-  'programNamed',
-  'writableView',
-  'attachAuto',
+  'copyBuffer',
+  'utf8Decoder',
+  'utf8Encoder',
   'obj',
   'opts',
   'skel',
@@ -232,15 +250,18 @@ export function generateTypes(elfBytes: Uint8Array, opts: TypesOptions): string 
   const plan = planTypes(model.btf, roots, names, RESERVED_MODULE_NAMES);
   const emitter = new CodecEmitter(plan);
   const decls = emitDeclarations(emitter);
-  const helpers = emitter.helperSource().join('\n\n');
-  const usesCodec = /\bCodec\b/.test(`${decls.join('\n')}\n${helpers}`);
+  const helpers = emitter.helpersUsed();
+  const usesCodec = /\bCodec\b/.test(decls.join('\n'));
+  const imports = runtimeImports(
+    helpers.filter((h) => !TYPE_HELPERS.has(h)),
+    [...(usesCodec ? ['Codec'] : []), ...helpers.filter((h) => TYPE_HELPERS.has(h))],
+  );
   const lines = [
     ...header(opts.fileName, 'types and codecs of its BTF'),
     '',
-    usesCodec ? "import type { Codec } from 'bpf-skel/runtime';" : 'export {};',
+    ...(imports.length > 0 ? imports : ['export {};']),
   ];
   if (decls.length > 0) lines.push('', ...decls);
-  if (helpers !== '') lines.push('', ...helpers.split('\n'));
   return `${lines.join('\n')}\n`;
 }
 
@@ -341,29 +362,32 @@ export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): G
       progName: progNames.get,
     }),
   );
-  const helpers = emitter.helperSource();
-  if (helpers.length > 0) body.push(helpers.join('\n\n').split('\n'));
-  body.push(
-    emitSupport({
-      maps: maps.length > 0 || sections.length > 0,
-      programs: programs.length > 0,
-      attach: programs.some((p) => p.autoAttach),
-      writable: sections.some((s) => s.kind !== 'kconfig'),
-    }),
-  );
+  const support: Record<SupportName, boolean> = {
+    mapNamed: maps.length > 0 || sections.length > 0,
+    programNamed: programs.length > 0,
+    attachAuto: programs.some((p) => p.autoAttach),
+    writableView: sections.some((s) => s.kind !== 'kconfig'),
+    embeddedObject: inline,
+    readObjectFile: !inline,
+  };
+  const helpers = emitter.helpersUsed();
 
   const text = body.map((b) => b.join('\n')).join('\n');
   const used = (id: string): boolean => new RegExp(`\\b${id}\\b`).test(text);
-  const valueImports = ['BpfError', 'BpfObject', ...wrappers].sort(compareCodeUnits);
-  const typeImports = ['BpfLink', 'BpfMap', 'BpfProgram', 'Codec', 'OpenOptions'].filter(used);
+  const valueImports = [
+    'BpfObject',
+    ...wrappers,
+    ...SUPPORT_NAMES.filter((n) => support[n]),
+    ...helpers.filter((h) => !TYPE_HELPERS.has(h)),
+  ];
+  const typeImports = [
+    ...['BpfLink', 'BpfMap', 'BpfProgram', 'Codec', 'OpenOptions'].filter(used),
+    ...helpers.filter((h) => TYPE_HELPERS.has(h)),
+  ];
   const lines = [
     ...header(opts.fileName, 'typed skeleton'),
     '',
-    ...(inline ? ["import { Buffer } from 'node:buffer';"] : []),
-    "import { createHash } from 'node:crypto';",
-    ...(inline ? [] : ["import { readFileSync } from 'node:fs';"]),
-    ...importLines('import', valueImports),
-    ...importLines('import type', typeImports),
+    ...runtimeImports(valueImports, typeImports),
     '',
     ...body.flatMap((b, i) => (i === 0 ? b : ['', ...b])),
   ];
@@ -371,10 +395,17 @@ export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): G
   return inline ? { code } : { code, sidecar: { fileName, bytes: elfBytes } };
 }
 
+/** The import declarations of `bpf-skel/runtime` for these values and types, each list sorted. */
+function runtimeImports(values: readonly string[], types: readonly string[]): string[] {
+  return [...importLines('import', values), ...importLines('import type', types)];
+}
+
 function importLines(keyword: string, names: readonly string[]): string[] {
-  const line = `${keyword} { ${names.join(', ')} } from 'bpf-skel/runtime';`;
+  if (names.length === 0) return [];
+  const sorted = [...new Set(names)].sort(compareCodeUnits);
+  const line = `${keyword} { ${sorted.join(', ')} } from 'bpf-skel/runtime';`;
   if (line.length <= 110) return [line];
-  return [`${keyword} {`, ...names.map((n) => `  ${n},`), "} from 'bpf-skel/runtime';"];
+  return [`${keyword} {`, ...sorted.map((n) => `  ${n},`), "} from 'bpf-skel/runtime';"];
 }
 
 function emitSectionView(emitter: CodecEmitter, section: SectionModel, names: [string, string]): string[] {
@@ -559,26 +590,7 @@ function emitEmbedding(bytes: Uint8Array, fileName: string, inline: boolean): st
       `const ELF_URL = new URL(${stringLiteral(`./${encodeURIComponent(fileName)}`)}, import.meta.url);`,
     );
   }
-  lines.push(
-    '',
-    '/** Returns `bytes` after checking them against {@link ELF_SHA256}. */',
-    'function verifiedElf(bytes: Uint8Array): Uint8Array {',
-    "  const digest = createHash('sha256').update(bytes).digest('hex');",
-    '  if (digest !== ELF_SHA256) {',
-    `    throw new BpfError(\`${templateText(fileName)} has SHA-256 \${digest}, not \${ELF_SHA256}: regenerate the skeleton\`, {`,
-    "      code: 'EBADELF',",
-    "      command: 'open skeleton',",
-    '    });',
-    '  }',
-    '  return bytes;',
-    '}',
-  );
   return lines;
-}
-
-/** Text safe inside a template literal (no `${`, backquotes or backslashes interpreted). */
-function templateText(s: string): string {
-  return stringLiteral(s).slice(1, -1).replace(/`/g, '\\`').replace(/\$\{/g, '\\${');
 }
 
 interface SkelParts {
@@ -674,8 +686,8 @@ function emitSkelClass(p: SkelParts): string[] {
     `  /** The bytes of \`${commentText(fileName)}\` (a fresh copy), checked against their recorded SHA-256. */`,
     '  static elfBytes(): Uint8Array {',
     p.inline
-      ? "    return verifiedElf(new Uint8Array(Buffer.from(ELF_BASE64, 'base64')));"
-      : '    return verifiedElf(new Uint8Array(readFileSync(ELF_URL)));',
+      ? `    return embeddedObject(ELF_BASE64, ELF_SHA256, ${stringLiteral(fileName)});`
+      : `    return readObjectFile(ELF_URL, ELF_SHA256, ${stringLiteral(fileName)});`,
     '  }',
   );
   return [...lines, ...skelMethods(p)];
@@ -784,59 +796,4 @@ function skelMethods(p: SkelParts): string[] {
     '}',
   );
   return lines;
-}
-
-/** Which support functions the module uses. */
-interface SupportUse {
-  maps: boolean;
-  programs: boolean;
-  attach: boolean;
-  writable: boolean;
-}
-
-const SUPPORT_SOURCE = {
-  maps: `/** The map \`name\` of \`obj\`; throws when the object has none (the skeleton does not match it). */
-function mapNamed(obj: BpfObject, name: string): BpfMap {
-  const map = obj.maps.get(name);
-  if (map === undefined) {
-    throw new BpfError(\`the object has no map \${JSON.stringify(name)}\`, {
-      code: 'ENOENT',
-      command: 'open skeleton',
-    });
-  }
-  return map;
-}`,
-  programs: `/** The program \`name\` of \`obj\`; throws when the object has none (the skeleton does not match it). */
-function programNamed(obj: BpfObject, name: string): BpfProgram {
-  const program = obj.programs.get(name);
-  if (program === undefined) {
-    throw new BpfError(\`the object has no program \${JSON.stringify(name)}\`, {
-      code: 'ENOENT',
-      command: 'open skeleton',
-    });
-  }
-  return program;
-}`,
-  attach: `/** Attaches \`program\` by its section name when it is loaded and \`autoattach\` is set. */
-function attachAuto(program: BpfProgram): BpfLink | undefined {
-  return program.autoload && program.autoattach ? program.attach() : undefined;
-}`,
-  writable: `/** The data view of \`map\` for writing \`variable\`; throws when the map is read-only (\`.rodata\` after load). */
-function writableView(map: BpfMap, variable: string): DataView {
-  if (!map.isWritable()) {
-    throw new BpfError(\`cannot write \${JSON.stringify(variable)}: \${map.name} is read-only after load\`, {
-      code: 'EPERM',
-      command: 'write global variable',
-    });
-  }
-  return map.dataView();
-}`,
-} as const satisfies Record<keyof SupportUse, string>;
-
-function emitSupport(use: SupportUse): string[] {
-  const used = (Object.keys(SUPPORT_SOURCE) as (keyof SupportUse)[]).filter((k) => use[k]);
-  return used
-    .map((k) => SUPPORT_SOURCE[k])
-    .join('\n\n')
-    .split('\n');
 }

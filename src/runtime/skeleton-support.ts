@@ -1,0 +1,382 @@
+/**
+ * What generated skeletons share: finding their maps and programs in the object, checking the embedded or
+ * sibling object against the SHA-256 recorded at generation, guarding writes to frozen data, and the generic
+ * helpers the generated (monomorphic, per C type) codecs call for strings, arrays, bitfields and 128-bit
+ * integers, plus the codecs of scalar map keys and values. Generated code imports these from
+ * `bpf-skel/runtime`; application code rarely needs them.
+ *
+ * Codec helpers run on hot paths (every map lookup and ring buffer record): they allocate nothing beyond
+ * their result, except where a native bulk copy needs a typed view of a buffer.
+ *
+ * @module
+ */
+import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { BpfError } from '../errors.js';
+import type { Codec } from './codec.js';
+import type { BpfLink } from './link.js';
+import type { BpfMap } from './map.js';
+import type { BpfObject } from './object.js';
+import type { BpfProgram } from './program.js';
+
+/** The map `name` of `obj`; throws a BpfError (`ENOENT`) when the object has none (the skeleton does not match it). */
+export function mapNamed(obj: BpfObject, name: string): BpfMap {
+  const map = obj.maps.get(name);
+  if (map === undefined) {
+    throw new BpfError(`the object has no map ${JSON.stringify(name)}`, {
+      code: 'ENOENT',
+      command: 'open skeleton',
+    });
+  }
+  return map;
+}
+
+/** The program `name` of `obj`; throws a BpfError (`ENOENT`) when the object has none. */
+export function programNamed(obj: BpfObject, name: string): BpfProgram {
+  const program = obj.programs.get(name);
+  if (program === undefined) {
+    throw new BpfError(`the object has no program ${JSON.stringify(name)}`, {
+      code: 'ENOENT',
+      command: 'open skeleton',
+    });
+  }
+  return program;
+}
+
+/** Attaches `program` by its section name when it is loaded and `autoattach` is set; else `undefined`. */
+export function attachAuto(program: BpfProgram): BpfLink | undefined {
+  return program.autoload && program.autoattach ? program.attach() : undefined;
+}
+
+/**
+ * The data view of `map` for writing the global `variable`; throws a BpfError (`EPERM`) when the map is
+ * read-only (`.rodata` after load).
+ */
+export function writableView(map: BpfMap, variable: string): DataView {
+  if (!map.isWritable()) {
+    throw new BpfError(`cannot write ${JSON.stringify(variable)}: ${map.name} is read-only after load`, {
+      code: 'EPERM',
+      command: 'write global variable',
+    });
+  }
+  return map.dataView();
+}
+
+/**
+ * Returns `bytes` after checking them against `sha256` (lowercase hex), the digest recorded when the
+ * skeleton was generated from `fileName`.
+ *
+ * @throws BpfError (`EBADELF`) when the digest differs: the object changed and the skeleton is stale
+ */
+export function verifiedObject(bytes: Uint8Array, sha256: string, fileName: string): Uint8Array {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  if (digest !== sha256) {
+    throw new BpfError(`${fileName} has SHA-256 ${digest}, not ${sha256}: regenerate the skeleton`, {
+      code: 'EBADELF',
+      command: 'open skeleton',
+    });
+  }
+  return bytes;
+}
+
+/**
+ * The object a skeleton embeds as base64, decoded into a fresh `Uint8Array` and checked with
+ * {@link verifiedObject}.
+ */
+export function embeddedObject(base64: string, sha256: string, fileName: string): Uint8Array {
+  return verifiedObject(new Uint8Array(Buffer.from(base64, 'base64')), sha256, fileName);
+}
+
+/**
+ * Reads the object file a skeleton loads from beside itself (`url`, resolved against the skeleton's
+ * `import.meta.url`) and checks it with {@link verifiedObject}.
+ *
+ * @throws BpfError with the file system's code (`ENOENT`, `EACCES`...) when the file cannot be read
+ */
+export function readObjectFile(url: URL, sha256: string, fileName: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(url));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new BpfError(`cannot read ${fileName} beside the skeleton (${url.href}): ${code}`, {
+      code,
+      command: 'open skeleton',
+      cause: err,
+    });
+  }
+  return verifiedObject(bytes, sha256, fileName);
+}
+
+/** The codec of a C union: `encode` writes the members present, in declaration order. */
+export interface UnionCodec<T> extends Codec<T> {
+  encode(value: Partial<T>, view: DataView, offset: number): void;
+}
+
+const utf8Decoder = new TextDecoder();
+const utf8Encoder = new TextEncoder();
+
+/**
+ * Reads a C `char[length]` at `offset`: the bytes up to the first NUL (or all `length`), as UTF-8 (invalid
+ * sequences become U+FFFD).
+ */
+export function readCString(view: DataView, offset: number, length: number): string {
+  // Strings in maps are mostly short ASCII (`comm`, paths): building them from the bytes beats TextDecoder's
+  // call overhead, and four at a time (while a word has neither a NUL nor a high bit) halves the work.
+  let text = '';
+  let i = 0;
+  for (; i + 4 <= length; i += 4) {
+    const word = view.getUint32(offset + i, true);
+    if ((word & 0x80808080) !== 0 || ((word - 0x01010101) & ~word & 0x80808080) !== 0) break;
+    text += String.fromCharCode(word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, word >>> 24);
+  }
+  for (; i < length; i++) {
+    const byte = view.getUint8(offset + i);
+    if (byte === 0) return text;
+    if (byte >= 0x80) return readUtf8(view, offset, length);
+    text += String.fromCharCode(byte);
+  }
+  return text;
+}
+
+/** {@link readCString} of a string that is not all ASCII. */
+function readUtf8(view: DataView, offset: number, length: number): string {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, length);
+  const end = bytes.indexOf(0);
+  return utf8Decoder.decode(end === -1 ? bytes : bytes.subarray(0, end));
+}
+
+/**
+ * Writes `text` as UTF-8 into the C `char[length]` at `offset`, zero-filling the rest.
+ *
+ * @throws RangeError when the UTF-8 bytes exceed `length` or the field lies outside `view`
+ */
+export function writeCString(view: DataView, offset: number, length: number, text: string): void {
+  if (offset < 0 || offset + length > view.byteLength) {
+    throw new RangeError('string field lies outside the view');
+  }
+  if (text.length > length) throw tooLong(text, length);
+  // ASCII goes straight through the DataView; anything else through TextEncoder.
+  let i = 0;
+  for (; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) break;
+    view.setUint8(offset + i, code);
+  }
+  if (i < text.length) {
+    const target = new Uint8Array(view.buffer, view.byteOffset + offset + i, length - i);
+    const { read, written } = utf8Encoder.encodeInto(text.slice(i), target);
+    if (read < text.length - i) throw tooLong(text, length);
+    i += written;
+  }
+  if (length - i > BULK_FILL) new Uint8Array(view.buffer, view.byteOffset + offset + i, length - i).fill(0);
+  else for (; i < length; i++) view.setUint8(offset + i, 0);
+}
+
+/** Zero-fills longer than this many bytes go through a typed view's native `fill`. */
+const BULK_FILL = 64;
+
+function tooLong(text: string, length: number): RangeError {
+  return new RangeError(`string of more than ${length} UTF-8 bytes: ${JSON.stringify(text)}`);
+}
+
+/** A typed array constructor, e.g. `Uint32Array`. */
+export interface TypedArrayType<T> {
+  readonly BYTES_PER_ELEMENT: number;
+  new (length: number): T;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): { slice(): T };
+}
+
+/**
+ * Copies the C array of `count` elements at `offset` out of `view` into a new typed array of `type`
+ * (little-endian, as every platform Node runs on).
+ *
+ * @throws RangeError when the array lies outside `view`
+ */
+export function copyArray<T extends ArrayBufferView>(
+  type: TypedArrayType<T>,
+  view: DataView,
+  offset: number,
+  count: number,
+): T {
+  const size = count * type.BYTES_PER_ELEMENT;
+  if (offset < 0 || offset + size > view.byteLength)
+    throw new RangeError('array field lies outside the view');
+  const start = view.byteOffset + offset;
+  // slice() of an aligned view copies natively, and small results stay on the V8 heap.
+  if (start % type.BYTES_PER_ELEMENT === 0) return new type(view.buffer, start, count).slice();
+  const copy = new type(count);
+  new Uint8Array(copy.buffer, copy.byteOffset, size).set(new Uint8Array(view.buffer, start, size));
+  return copy;
+}
+
+/**
+ * Copies the bytes of `array` into the `length` bytes at `offset`, zero-filling the rest.
+ *
+ * @throws RangeError when `array` is longer than `length` bytes or the field lies outside `view`
+ */
+export function writeBytes(view: DataView, offset: number, length: number, array: ArrayBufferView): void {
+  if (array.byteLength > length) {
+    throw new RangeError(`array of ${array.byteLength} bytes does not fit in ${length} bytes`);
+  }
+  if (offset < 0 || offset + length > view.byteLength)
+    throw new RangeError('array field lies outside the view');
+  const target = new Uint8Array(view.buffer, view.byteOffset + offset, length);
+  target.set(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+  target.fill(0, array.byteLength);
+}
+
+/** Throws a RangeError unless `array` has at most `count` elements (a C array of `count`). */
+export function checkLength(array: readonly unknown[], count: number): void {
+  if (array.length > count)
+    throw new RangeError(`array of ${array.length} elements does not fit in ${count}`);
+}
+
+/**
+ * Reads a bitfield of `bits` (1 to 32) bits starting `shift` (0 to 7) bits into the byte at `offset`, as an
+ * unsigned or a two's complement number.
+ */
+export function readBits(
+  view: DataView,
+  offset: number,
+  shift: number,
+  bits: number,
+  signed: boolean,
+): number {
+  // Up to 39 bits of storage: whole-number float arithmetic, exact below 2^53, instead of 32-bit operators.
+  let word = 0;
+  for (let i = (shift + bits + 7) >> 3; i-- > 0; ) word = word * 256 + view.getUint8(offset + i);
+  const value = Math.floor(word / 2 ** shift) % 2 ** bits;
+  return signed && value >= 2 ** (bits - 1) ? value - 2 ** bits : value;
+}
+
+/** Writes `value` (wrapped like a C assignment) into a bitfield of up to 32 bits, keeping the other bits of its bytes. */
+export function writeBits(view: DataView, offset: number, shift: number, bits: number, value: number): void {
+  const length = (shift + bits + 7) >> 3;
+  let word = 0;
+  for (let i = length; i-- > 0; ) word = word * 256 + view.getUint8(offset + i);
+  const span = 2 ** bits;
+  const field = ((Math.trunc(value) % span) + span) % span;
+  word = (Math.floor(word / 2 ** (shift + bits)) * span + field) * 2 ** shift + (word % 2 ** shift);
+  for (let i = 0; i < length; i++, word = Math.floor(word / 256)) view.setUint8(offset + i, word % 256);
+}
+
+/** Reads a bitfield of `bits` (33 to 64) bits starting `shift` bits into the byte at `offset`. */
+export function readBitsBig(
+  view: DataView,
+  offset: number,
+  shift: number,
+  bits: number,
+  signed: boolean,
+): bigint {
+  let word = 0n;
+  for (let i = (shift + bits + 7) >> 3; i-- > 0; ) word = (word << 8n) | BigInt(view.getUint8(offset + i));
+  const value = BigInt.asUintN(bits, word >> BigInt(shift));
+  return signed ? BigInt.asIntN(bits, value) : value;
+}
+
+/** Writes `value` (wrapped) into a bitfield of up to 64 bits, keeping the other bits of its bytes. */
+export function writeBitsBig(
+  view: DataView,
+  offset: number,
+  shift: number,
+  bits: number,
+  value: bigint,
+): void {
+  const length = (shift + bits + 7) >> 3;
+  let word = 0n;
+  for (let i = length; i-- > 0; ) word = (word << 8n) | BigInt(view.getUint8(offset + i));
+  const mask = ((1n << BigInt(bits)) - 1n) << BigInt(shift);
+  word = (word & ~mask) | ((BigInt.asUintN(bits, value) << BigInt(shift)) & mask);
+  for (let i = 0; i < length; i++, word >>= 8n) view.setUint8(offset + i, Number(word & 0xffn));
+}
+
+/** Reads a little-endian 128-bit integer, unsigned or two's complement. */
+export function readInt128(view: DataView, offset: number, signed: boolean): bigint {
+  const value = (view.getBigUint64(offset + 8, true) << 64n) | view.getBigUint64(offset, true);
+  return signed ? BigInt.asIntN(128, value) : value;
+}
+
+/** Writes a little-endian 128-bit integer, wrapping `value` like a C cast. */
+export function writeInt128(view: DataView, offset: number, value: bigint): void {
+  view.setBigUint64(offset, BigInt.asUintN(64, value), true);
+  view.setBigUint64(offset + 8, BigInt.asUintN(64, value >> 64n), true);
+}
+
+/** Codec of a C `__s8` / `signed char`. */
+export const int8Codec: Codec<number> = {
+  size: 1,
+  decode: (view, offset) => view.getInt8(offset),
+  encode: (value, view, offset) => view.setInt8(offset, value),
+};
+
+/** Codec of a C `__u8` / `unsigned char`. */
+export const uint8Codec: Codec<number> = {
+  size: 1,
+  decode: (view, offset) => view.getUint8(offset),
+  encode: (value, view, offset) => view.setUint8(offset, value),
+};
+
+/** Codec of a C `__s16`, little-endian. */
+export const int16Codec: Codec<number> = {
+  size: 2,
+  decode: (view, offset) => view.getInt16(offset, true),
+  encode: (value, view, offset) => view.setInt16(offset, value, true),
+};
+
+/** Codec of a C `__u16`, little-endian. */
+export const uint16Codec: Codec<number> = {
+  size: 2,
+  decode: (view, offset) => view.getUint16(offset, true),
+  encode: (value, view, offset) => view.setUint16(offset, value, true),
+};
+
+/** Codec of a C `__s32` / `int` (and 4-byte signed enums), little-endian. */
+export const int32Codec: Codec<number> = {
+  size: 4,
+  decode: (view, offset) => view.getInt32(offset, true),
+  encode: (value, view, offset) => view.setInt32(offset, value, true),
+};
+
+/** Codec of a C `__u32` (and 4-byte unsigned enums), little-endian. */
+export const uint32Codec: Codec<number> = {
+  size: 4,
+  decode: (view, offset) => view.getUint32(offset, true),
+  encode: (value, view, offset) => view.setUint32(offset, value, true),
+};
+
+/** Codec of a C `__s64`, little-endian. */
+export const int64Codec: Codec<bigint> = {
+  size: 8,
+  decode: (view, offset) => view.getBigInt64(offset, true),
+  encode: (value, view, offset) => view.setBigInt64(offset, value, true),
+};
+
+/** Codec of a C `__u64` (and pointers), little-endian. */
+export const uint64Codec: Codec<bigint> = {
+  size: 8,
+  decode: (view, offset) => view.getBigUint64(offset, true),
+  encode: (value, view, offset) => view.setBigUint64(offset, value, true),
+};
+
+/** Codec of a C `float`, little-endian. */
+export const float32Codec: Codec<number> = {
+  size: 4,
+  decode: (view, offset) => view.getFloat32(offset, true),
+  encode: (value, view, offset) => view.setFloat32(offset, value, true),
+};
+
+/** Codec of a C `double`, little-endian. */
+export const float64Codec: Codec<number> = {
+  size: 8,
+  decode: (view, offset) => view.getFloat64(offset, true),
+  encode: (value, view, offset) => view.setFloat64(offset, value, true),
+};
+
+/** Codec of a C `_Bool`: any non-zero byte reads as `true`; writes 0 or 1. */
+export const boolCodec: Codec<boolean> = {
+  size: 1,
+  decode: (view, offset) => view.getUint8(offset) !== 0,
+  encode: (value, view, offset) => view.setUint8(offset, value ? 1 : 0),
+};
