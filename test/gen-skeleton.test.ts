@@ -61,6 +61,7 @@ export declare class QueueMap<V> { constructor(map: BpfMap, value: Codec<V>) }
 export declare class StackMap<V> { constructor(map: BpfMap, value: Codec<V>) }
 export declare class BloomFilterMap<V> { constructor(map: BpfMap, value: Codec<V>) }
 export declare class RingBuffer<T = Uint8Array> { constructor(map: BpfMap, codec: Codec<T> | undefined) }
+export declare class UserRingBuffer<T = Uint8Array> { constructor(map: BpfMap, codec: Codec<T> | undefined) }
 export declare class PerfEventArray { constructor(map: BpfMap) }
 export declare class ProgArrayMap { constructor(map: BpfMap) }
 export declare class MapOfMaps<K = number> { constructor(map: BpfMap, key?: Codec<K>) }
@@ -178,7 +179,15 @@ const RUNTIME_MISSING = await (async () => {
     'ArrayMap',
     'PerCpuHashMap',
   ];
-  names.push('PerCpuArrayMap', 'QueueMap', 'StackMap', 'BloomFilterMap', 'RingBuffer', 'PerfEventArray');
+  names.push(
+    'PerCpuArrayMap',
+    'QueueMap',
+    'StackMap',
+    'BloomFilterMap',
+    'RingBuffer',
+    'UserRingBuffer',
+    'PerfEventArray',
+  );
   names.push('ProgArrayMap', 'MapOfMaps', 'RawMap', ...SUPPORT_NAMES);
   names.push(...HELPER_NAMES.filter((h) => !TYPE_HELPERS.has(h)));
   const missing = names.filter((n) => runtime[n] === undefined);
@@ -363,6 +372,7 @@ describe('generateSkeleton over the fixtures', () => {
 
   it('types ring buffer records from MAP=TYPE, from a <map>_record variable, or leaves them raw', () => {
     expect(generated.get('ringbuf')).toContain('readonly rb: RingBuffer<Uint8Array>;');
+    expect(generated.get('user_ringbuf')).toContain('readonly urb: UserRingBuffer<Uint8Array>;');
     const code = extra.get('record') as string;
     expect(code).toContain('readonly events: RingBuffer<event>;');
     expect(code).toContain("events: new RingBuffer<event>(mapNamed(obj, 'events'), event),");

@@ -27,10 +27,16 @@ export type MapWrapper =
   | 'StackMap'
   | 'BloomFilterMap'
   | 'RingBuffer'
+  | 'UserRingBuffer'
   | 'PerfEventArray'
   | 'ProgArrayMap'
   | 'MapOfMaps'
   | 'RawMap';
+
+/** Whether a wrapper carries records (a ring buffer either way) rather than keyed values. */
+export function isRing(wrapper: MapWrapper): boolean {
+  return wrapper === 'RingBuffer' || wrapper === 'UserRingBuffer';
+}
 
 /** A map of `.maps` and how the skeleton types it. */
 export interface MapModel {
@@ -88,6 +94,7 @@ const WRAPPERS: Partial<Record<MapType, MapWrapper>> = {
   stack: 'StackMap',
   bloom_filter: 'BloomFilterMap',
   ringbuf: 'RingBuffer',
+  user_ringbuf: 'UserRingBuffer',
   perf_event_array: 'PerfEventArray',
   prog_array: 'ProgArrayMap',
   array_of_maps: 'MapOfMaps',
@@ -137,7 +144,7 @@ export function describeObject(
       else valueType = m.btfValueTypeId;
     } else if (wrapper === 'MapOfMaps' && type === 'hash_of_maps' && m.btfKeyTypeId !== 0) {
       keyType = m.btfKeyTypeId;
-    } else if (wrapper === 'RingBuffer') {
+    } else if (isRing(wrapper)) {
       const explicit = records.get(m.name);
       const anchor = anchors.get(`${m.name}_record`);
       if (explicit !== undefined) {
@@ -155,7 +162,7 @@ export function describeObject(
     maps.push({ name: m.name, type, wrapper, keyType, valueType, maxEntries: m.maxEntries, recordFrom });
   }
   for (const name of records.keys()) {
-    if (!maps.some((m) => m.name === name && m.wrapper === 'RingBuffer')) {
+    if (!maps.some((m) => m.name === name && isRing(m.wrapper))) {
       throw new OptionError(`'${name}' in the types option is not a ring buffer map of the object`, {
         option: 'types',
       });

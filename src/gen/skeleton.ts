@@ -11,7 +11,7 @@ import type { Btf } from '../btf/types.js';
 import { OptionError } from '../errors.js';
 import { CODEC_LOCALS, CodecEmitter, docLines, HELPER_NAMES, TYPE_HELPERS } from './codecs.js';
 import { cDoc, emitDeclarations } from './declarations.js';
-import { describeObject, type MapModel, type ObjectModel, type SectionModel } from './model.js';
+import { describeObject, isRing, type MapModel, type ObjectModel, type SectionModel } from './model.js';
 import { assignKeyed, assignNames, commentText, compareCodeUnits, stringLiteral } from './names.js';
 import { cDeclaration, planTypes, type TypePlan, tsTypeOf } from './types.js';
 
@@ -103,6 +103,7 @@ export const RESERVED_MODULE_NAMES: readonly string[] = [
   'StackMap',
   'BloomFilterMap',
   'RingBuffer',
+  'UserRingBuffer',
   'PerfEventArray',
   'ProgArrayMap',
   'MapOfMaps',
@@ -478,6 +479,7 @@ function mapTypeArgs(plan: TypePlan, m: MapModel): string {
     case 'BloomFilterMap':
       return `<${tsTypeOf(plan, m.valueType)}>`;
     case 'RingBuffer':
+    case 'UserRingBuffer':
       return `<${m.valueType === 0 ? 'Uint8Array' : tsTypeOf(plan, m.valueType)}>`;
     case 'MapOfMaps':
       return m.keyType === 0 ? '' : `<${tsTypeOf(plan, m.keyType)}>`;
@@ -490,12 +492,12 @@ function mapDoc(btf: Btf, m: MapModel): string {
   const parts = [`\`${commentText(m.type)}\` map \`${commentText(m.name)}\``];
   if (m.keyType !== 0) parts.push(`key ${cDoc(cDeclaration(btf, m.keyType, ''))}`);
   if (m.valueType !== 0) {
-    const role = m.wrapper === 'RingBuffer' ? 'records' : 'value';
+    const role = isRing(m.wrapper) ? 'records' : 'value';
     parts.push(`${role} ${cDoc(cDeclaration(btf, m.valueType, ''))}`);
   }
   if (m.recordFrom !== undefined) parts.push(`record type from ${commentText(m.recordFrom)}`);
-  else if (m.wrapper === 'RingBuffer') parts.push('raw records (declare `<map>_record` to type them)');
-  if (m.wrapper !== 'RingBuffer' && m.maxEntries > 0) {
+  else if (isRing(m.wrapper)) parts.push('raw records (declare `<map>_record` to type them)');
+  if (!isRing(m.wrapper) && m.maxEntries > 0) {
     parts.push(`${m.maxEntries} ${m.maxEntries === 1 ? 'entry' : 'entries'}`);
   }
   return parts.join(', ');
@@ -623,6 +625,7 @@ function mapConstruction(emitter: CodecEmitter, m: MapModel, mapName: (o: string
       args = [target, emitter.codecExpr(m.valueType, indent)];
       break;
     case 'RingBuffer':
+    case 'UserRingBuffer':
       args = [target, m.valueType === 0 ? 'undefined' : emitter.codecExpr(m.valueType, indent)];
       break;
     case 'MapOfMaps':
