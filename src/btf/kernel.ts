@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseElf } from '../elf/reader.js';
 import { BtfError } from '../errors.js';
 import { parseBtf } from './parse.js';
@@ -47,6 +47,17 @@ export function loadModuleBtf(name: string): Btf {
     modules.set(name, btf);
   }
   return btf;
+}
+
+/** Names of the loaded kernel modules that have BTF (the entries of `/sys/kernel/btf` but vmlinux). */
+export function kernelModulesWithBtf(): string[] {
+  try {
+    return readdirSync(KERNEL_BTF_DIR)
+      .filter((n) => n !== 'vmlinux')
+      .sort();
+  } catch {
+    return [];
+  }
 }
 
 /**
