@@ -68,7 +68,33 @@ export declare class MapOfMaps<K = number> { constructor(map: BpfMap, key?: Code
 export declare class RawMap { constructor(map: BpfMap) }
 export declare function mapNamed(obj: BpfObject, name: string): BpfMap;
 export declare function programNamed(obj: BpfObject, name: string): BpfProgram;
-export declare function attachAuto(program: BpfProgram): BpfLink | undefined;
+export declare abstract class Skeleton<
+  Progs extends { readonly [K in keyof Links]: BpfProgram },
+  Links extends { [K in keyof Links]: BpfLink | undefined },
+> {
+  readonly obj: BpfObject;
+  readonly progs: Progs;
+  readonly links: Links;
+  protected constructor(
+    obj: BpfObject,
+    progs: Progs,
+    links: Links,
+    autoAttached: readonly (keyof Links & string)[],
+    linked: readonly (keyof Links & string)[],
+  );
+  load(): void;
+  attach(): void;
+  detach(): void;
+  destroy(): void;
+  [Symbol.dispose](): void;
+}
+export declare function openSkeleton<S>(
+  bytes: Uint8Array,
+  opts: OpenOptions | undefined,
+  objectName: string,
+  create: (obj: BpfObject) => S,
+): S;
+export declare function loadSkeleton<S extends { load(): void; destroy(): void }>(skel: S): S;
 export declare function writableView(map: BpfMap, variable: string): DataView;
 export declare function embeddedObject(base64: string, sha256: string, fileName: string): Uint8Array;
 export declare function readObjectFile(url: URL, sha256: string, fileName: string): Uint8Array;
@@ -220,6 +246,9 @@ const EXTRA_SOURCES: Record<string, { source: string[]; types?: string[] }> = {
       '#define __uint(n, v) int (*n)[v]',
       '#define __type(n, t) t *n',
       'struct BpfObject { long BpfObject; };',
+      'struct Skeleton { int openSkeleton; int loadSkeleton; };',
+      'typedef struct Skeleton loadSkeleton;',
+      'loadSkeleton openSkeleton;',
       'struct mapNamed { char readCString[8]; unsigned int copyArray[2]; unsigned int readBits : 3;',
       '  long long readBitsBig : 40; __int128 readInt128; struct BpfObject checkLength[20]; };',
       'union UnionCodec { int embeddedObject; char writeBytes[4]; };',
@@ -232,7 +261,7 @@ const EXTRA_SOURCES: Record<string, { source: string[]; types?: string[] }> = {
       'struct BpfObject int32Codec;',
       'SEC("syscall") int int64Codec(void *ctx) { return writeCString.embeddedObject + boolCodec; }',
     ],
-    types: ['uint32Codec'],
+    types: ['uint32Codec', 'loadSkeleton'],
   },
   kconfig: {
     source: [
@@ -336,13 +365,15 @@ describe('generateSkeleton over the fixtures', () => {
     expect(baseNameOf('minimal.bpf.o')).toBe('Minimal');
     expect(baseNameOf('dir/my-prog_v2.bpf.o')).toBe('MyProgV2');
     expect(baseNameOf('2fast.o')).toBe('Bpf2fast');
-    expect(generated.get('minimal')).toContain('export class MinimalSkel {');
+    expect(generated.get('minimal')).toContain(
+      'export class MinimalSkel extends Skeleton<MinimalProgs, MinimalLinks> {',
+    );
     const named = generateSkeleton(read('minimal.bpf.o'), {
       embed: 'inline',
       fileName: 'x.o',
       name: 'my_tool',
     });
-    expect(named.code).toContain('export class MyToolSkel {');
+    expect(named.code).toContain('export class MyToolSkel extends Skeleton<MyToolProgs, MyToolLinks> {');
   });
 
   it('reaches hostile names by safe identifiers and looks the originals up', () => {
@@ -395,6 +426,9 @@ describe('generateSkeleton over the fixtures', () => {
       'export type uint32Codec_ = number;',
       'export const uint32Codec_: Codec<uint32Codec_> = uint32Codec;',
       'export interface BpfObject_ {',
+      'export interface Skeleton_ {',
+      'export type loadSkeleton_ = Skeleton_;',
+      'extends Skeleton<CollideProgs, CollideLinks> {',
       'readonly readObjectFile: HashMap<number, mapNamed_>;',
       "readObjectFile: new HashMap<number, mapNamed_>(mapNamed(obj, 'readObjectFile'), uint32Codec, mapNamed_),",
       "      int64Codec: programNamed(obj, 'int64Codec'),",
@@ -408,6 +442,9 @@ describe('generateSkeleton over the fixtures', () => {
       'readInt128',
       'checkLength',
       'UnionCodec',
+      'Skeleton',
+      'openSkeleton',
+      'loadSkeleton',
     ]) {
       expect(code, name).toMatch(
         new RegExp(`^import (type )?\\{[^}]*\\b${name}\\b[^}]*\\} from 'bpf-skel/runtime';`, 'm'),

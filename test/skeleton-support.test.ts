@@ -10,12 +10,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseBtf } from '../src/btf/parse.js';
 import type { Btf, BtfMemberLayout } from '../src/btf/types.js';
 import { parseElf } from '../src/elf/index.js';
 import { BpfError } from '../src/errors.js';
+import type { BpfLink } from '../src/runtime/link.js';
 import { BpfObject } from '../src/runtime/object.js';
+import type { OpenOptions } from '../src/runtime/options.js';
+import type { BpfProgram } from '../src/runtime/program.js';
 import {
   attachAuto,
   boolCodec,
@@ -27,13 +30,16 @@ import {
   int16Codec,
   int32Codec,
   int64Codec,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readBits,
   readBitsBig,
   readCString,
   readInt128,
   readObjectFile,
+  Skeleton,
   uint8Codec,
   uint16Codec,
   uint32Codec,
@@ -46,7 +52,7 @@ import {
   writeCString,
   writeInt128,
 } from '../src/runtime/skeleton-support.js';
-import { isRoot, requireKernel } from './helpers/kernel.js';
+import { countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const DIR = join(ROOT, 'test', 'tmp', 'skeleton-support');
@@ -469,6 +475,214 @@ describe('object lookups', () => {
       } finally {
         obj.close();
       }
+    },
+  );
+});
+
+/** Programs of attach_trace.bpf.o a generated skeleton of it would type (a subset is enough here). */
+interface TraceProgs {
+  readonly count_raw_tp: BpfProgram;
+  readonly count_uprobe: BpfProgram;
+  readonly dump_task: BpfProgram;
+}
+
+interface TraceLinks {
+  count_raw_tp: BpfLink | undefined;
+  count_uprobe: BpfLink | undefined;
+  dump_task: BpfLink | undefined;
+}
+
+const TRACE = join(ROOT, 'test', 'fixtures', 'attach_trace.bpf.o');
+
+/**
+ * A skeleton class written the way the generator writes them: raw_tp and the task iterator attach by
+ * section name; the bare `uprobe` names no target, so forcing its `autoattach` makes `attach()` fail after
+ * the other two succeeded.
+ */
+class TraceSkel extends Skeleton<TraceProgs, TraceLinks> {
+  static created: BpfObject[] = [];
+
+  private constructor(obj: BpfObject) {
+    super(
+      obj,
+      {
+        count_raw_tp: programNamed(obj, 'count_raw_tp'),
+        count_uprobe: programNamed(obj, 'count_uprobe'),
+        dump_task: programNamed(obj, 'dump_task'),
+      },
+      { count_raw_tp: undefined, count_uprobe: undefined, dump_task: undefined },
+      ['count_raw_tp', 'dump_task', 'count_uprobe'],
+      ['dump_task', 'count_uprobe', 'count_raw_tp'],
+    );
+    TraceSkel.created.push(obj);
+    // Only the three programs above; the others need hooks this kernel refuses (tp_btf) or tracefs.
+    for (const [name, prog] of obj.programs) prog.autoload = name in this.progs;
+    const rodata = mapNamed(obj, '.rodata');
+    const elf = parseElf(new Uint8Array(readFileSync(TRACE)));
+    const tgid = elf.symbols.find((sym) => sym.name === 'target_tgid')?.value as number;
+    writableView(rodata, 'target_tgid').setInt32(tgid, process.pid, true);
+  }
+
+  static open(opts?: OpenOptions): TraceSkel {
+    return openSkeleton(readFileSync(TRACE), opts, 'trace', (obj) => new TraceSkel(obj));
+  }
+
+  static openAndLoad(opts?: OpenOptions): TraceSkel {
+    return loadSkeleton(TraceSkel.open(opts));
+  }
+
+  /** `raw_tp_hits` of .bss: syscalls of this process seen by count_raw_tp. */
+  get rawTpHits(): bigint {
+    const elf = parseElf(new Uint8Array(readFileSync(TRACE)));
+    const offset = elf.symbols.find((sym) => sym.name === 'raw_tp_hits')?.value as number;
+    return mapNamed(this.obj, '.bss').dataView().getBigUint64(offset, true);
+  }
+}
+
+describe('Skeleton, openSkeleton, loadSkeleton', () => {
+  it('open names the object unless the options do, and closes it when the subclass constructor throws', () => {
+    const named = TraceSkel.open();
+    expect(named.obj.name).toBe('trace');
+    named.destroy();
+    const renamed = TraceSkel.open({ objectName: 'other' });
+    expect(renamed.obj.name).toBe('other');
+    renamed.destroy();
+    let opened: BpfObject | undefined;
+    const failure = new Error('does not match');
+    expect(() =>
+      openSkeleton(readFileSync(TRACE), undefined, 'trace', (obj) => {
+        opened = obj;
+        throw failure;
+      }),
+    ).toThrow(failure);
+    expect(() => opened?.load()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+
+  it.runIf(requireKernel('bpf()', isRoot(), 'loading needs root'))(
+    'openAndLoad destroys the skeleton when loading fails, leaking no FD',
+    () => {
+      const before = countOpenFds();
+      const bad = (): { load(): void; destroy(): void } => {
+        const obj = BpfObject.open(join(ROOT, 'test', 'fixtures', 'bad_verifier.bpf.o'), {
+          bpfTokenPath: '',
+        });
+        return { load: () => obj.load(), destroy: vi.fn(() => obj.close()) };
+      };
+      const skel = bad();
+      expect(() => loadSkeleton(skel)).toThrow(expect.objectContaining({ name: 'VerifierError' }));
+      expect(skel.destroy).toHaveBeenCalledTimes(1);
+      expect(countOpenFds()).toBe(before);
+      const good = TraceSkel.openAndLoad({ bpfTokenPath: '' });
+      expect(good.obj.loaded).toBe(true);
+      good.destroy();
+      expect(countOpenFds()).toBe(before);
+    },
+  );
+
+  it.runIf(requireKernel('bpf()', isRoot(), 'attaching needs root'))(
+    'attach makes working links, keeps links already set, and detach releases them last program first',
+    () => {
+      const before = countOpenFds();
+      const skel = TraceSkel.openAndLoad({ bpfTokenPath: '' });
+      try {
+        skel.attach();
+        const { count_raw_tp: raw, dump_task: iter } = skel.links;
+        expect(raw?.detached).toBe(false);
+        expect(iter?.detached).toBe(false);
+        expect(skel.links.count_uprobe).toBeUndefined();
+        const hits = skel.rawTpHits;
+        readFileSync(TRACE); // syscalls of this process
+        expect(skel.rawTpHits).toBeGreaterThan(hits);
+        // A second attach() keeps the links it finds.
+        skel.attach();
+        expect(skel.links.count_raw_tp).toBe(raw);
+        expect(skel.links.dump_task).toBe(iter);
+        // A link set by hand is released too, in the order of the `linked` list.
+        const own = skel.progs.dump_task.attach();
+        const displaced = iter as BpfLink;
+        skel.links.dump_task = own;
+        displaced.detach();
+        const spies = [own, raw as BpfLink].map((link) => vi.spyOn(link, 'detach'));
+        skel.detach();
+        expect(spies.map((spy) => spy.mock.calls.length)).toEqual([1, 1]);
+        expect(spies[0].mock.invocationCallOrder[0]).toBeLessThan(spies[1].mock.invocationCallOrder[0]);
+        expect(own.detached && raw?.detached).toBe(true);
+        expect(skel.links).toEqual({
+          count_raw_tp: undefined,
+          count_uprobe: undefined,
+          dump_task: undefined,
+        });
+        const after = skel.rawTpHits;
+        readFileSync(TRACE);
+        expect(skel.rawTpHits).toBe(after);
+      } finally {
+        skel.destroy();
+      }
+      expect(countOpenFds()).toBe(before);
+    },
+  );
+
+  it.runIf(requireKernel('bpf()', isRoot(), 'attaching needs root'))(
+    'attach detaches what it attached when a program fails to attach, and rethrows',
+    () => {
+      const before = countOpenFds();
+      const skel = TraceSkel.openAndLoad({ bpfTokenPath: '' });
+      try {
+        skel.progs.count_uprobe.autoattach = true;
+        const made: BpfLink[] = [];
+        for (const prog of [skel.progs.count_raw_tp, skel.progs.dump_task]) {
+          const attach = prog.attach.bind(prog);
+          vi.spyOn(prog, 'attach').mockImplementation(() => {
+            const link = attach();
+            made.push(link);
+            return link;
+          });
+        }
+        expect(() => skel.attach()).toThrow(
+          expect.objectContaining({ code: 'EINVAL', message: expect.stringMatching(/names no target/) }),
+        );
+        expect(made).toHaveLength(2);
+        expect(made.every((link) => link.detached)).toBe(true);
+        expect(skel.links).toEqual({
+          count_raw_tp: undefined,
+          count_uprobe: undefined,
+          dump_task: undefined,
+        });
+        // The skeleton stays usable: without the failing program, attach() succeeds.
+        skel.progs.count_uprobe.autoattach = false;
+        skel.attach();
+        expect(skel.links.count_raw_tp?.detached).toBe(false);
+      } finally {
+        skel.destroy();
+      }
+      expect(countOpenFds()).toBe(before);
+    },
+  );
+
+  it.runIf(requireKernel('bpf()', isRoot(), 'attaching needs root'))(
+    'destroy is idempotent and using disposes: links detached, object closed, FDs back',
+    () => {
+      const before = countOpenFds();
+      let link: BpfLink | undefined;
+      let obj: BpfObject | undefined;
+      {
+        using skel = TraceSkel.openAndLoad({ bpfTokenPath: '' });
+        skel.attach();
+        link = skel.links.count_raw_tp;
+        obj = skel.obj;
+        expect(countOpenFds()).toBeGreaterThan(before);
+      }
+      expect(link?.detached).toBe(true);
+      expect(obj?.loaded).toBe(false);
+      expect(countOpenFds()).toBe(before);
+      const skel = TraceSkel.openAndLoad({ bpfTokenPath: '' });
+      skel.attach();
+      skel.destroy();
+      expect(() => skel.destroy()).not.toThrow();
+      skel[Symbol.dispose]();
+      expect(skel.links.count_raw_tp).toBeUndefined();
+      expect(() => skel.load()).toThrow(expect.objectContaining({ code: 'EBADF' }));
+      expect(countOpenFds()).toBe(before);
     },
   );
 });

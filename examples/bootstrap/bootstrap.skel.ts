@@ -2,12 +2,13 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
   RingBuffer,
-  attachAuto,
+  Skeleton,
   int32Codec,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readCString,
   readObjectFile,
@@ -15,7 +16,7 @@ import {
   writableView,
   writeCString,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct event`: 168 bytes. */
 export interface event {
@@ -122,33 +123,34 @@ const ELF_URL = new URL('./bootstrap.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `bootstrap.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class BootstrapSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class BootstrapSkel extends Skeleton<BootstrapProgs, BootstrapLinks> {
   /** Typed maps. */
   readonly maps: BootstrapMaps;
-  /** Programs, by C function name. */
-  readonly progs: BootstrapProgs;
-  /** Links made by `attach()`. */
-  readonly links: BootstrapLinks;
   /** Global variables of `.rodata`. */
   readonly rodata: BootstrapRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        handle_exec: programNamed(obj, 'handle_exec'),
+        handle_exit: programNamed(obj, 'handle_exit'),
+      },
+      {
+        handle_exec: undefined,
+        handle_exit: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['handle_exec', 'handle_exit'],
+      // detach() releases the links of these, in this order:
+      ['handle_exit', 'handle_exec'],
+    );
     this.maps = {
       exec_start: new HashMap<number, bigint>(mapNamed(obj, 'exec_start'), int32Codec, uint64Codec),
       rb: new RingBuffer<event>(mapNamed(obj, 'rb'), event),
-    };
-    this.progs = {
-      handle_exec: programNamed(obj, 'handle_exec'),
-      handle_exit: programNamed(obj, 'handle_exit'),
-    };
-    this.links = {
-      handle_exec: undefined,
-      handle_exit: undefined,
     };
     this.rodata = new BootstrapRodata(mapNamed(obj, '.rodata'));
   }
@@ -158,72 +160,16 @@ export class BootstrapSkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'bootstrap.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['handle_exec', 'handle_exit'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['handle_exit', 'handle_exec'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "bootstrap" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): BootstrapSkel {
-    const obj = BpfObject.open(BootstrapSkel.elfBytes(), { objectName: 'bootstrap', ...opts });
-    try {
-      return new BootstrapSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(BootstrapSkel.elfBytes(), opts, 'bootstrap', (obj) => new BootstrapSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): BootstrapSkel {
-    const skel = BootstrapSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of BootstrapSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of BootstrapSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(BootstrapSkel.open(opts));
   }
 }

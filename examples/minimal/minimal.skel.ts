@@ -2,14 +2,15 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
-  attachAuto,
+  Skeleton,
   embeddedObject,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   writableView,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
 
 /**
  * Global variables of section `.bss`, read and written in place: before load the initial
@@ -185,31 +186,32 @@ const ELF_BASE64 = [
 
 /**
  * Skeleton of `minimal.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class MinimalSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class MinimalSkel extends Skeleton<MinimalProgs, MinimalLinks> {
   /** Typed maps. */
   readonly maps: MinimalMaps;
-  /** Programs, by C function name. */
-  readonly progs: MinimalProgs;
-  /** Links made by `attach()`. */
-  readonly links: MinimalLinks;
   /** Global variables of `.bss`. */
   readonly bss: MinimalBss;
   /** Global variables of `.rodata`. */
   readonly rodata: MinimalRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        count_write: programNamed(obj, 'count_write'),
+      },
+      {
+        count_write: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['count_write'],
+      // detach() releases the links of these, in this order:
+      ['count_write'],
+    );
     this.maps = {};
-    this.progs = {
-      count_write: programNamed(obj, 'count_write'),
-    };
-    this.links = {
-      count_write: undefined,
-    };
     this.bss = new MinimalBss(mapNamed(obj, '.bss'));
     this.rodata = new MinimalRodata(mapNamed(obj, '.rodata'));
   }
@@ -219,72 +221,16 @@ export class MinimalSkel {
     return embeddedObject(ELF_BASE64, ELF_SHA256, 'minimal.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['count_write'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['count_write'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "minimal" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): MinimalSkel {
-    const obj = BpfObject.open(MinimalSkel.elfBytes(), { objectName: 'minimal', ...opts });
-    try {
-      return new MinimalSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(MinimalSkel.elfBytes(), opts, 'minimal', (obj) => new MinimalSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): MinimalSkel {
-    const skel = MinimalSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of MinimalSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of MinimalSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(MinimalSkel.open(opts));
   }
 }

@@ -2,18 +2,20 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
   RawMap,
+  Skeleton,
   embeddedObject,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readCString,
   uint64Codec,
   writableView,
   writeCString,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct sample_key`: 28 bytes. */
 export interface sample_key {
@@ -274,31 +276,32 @@ const ELF_BASE64 = [
 
 /**
  * Skeleton of `profile.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class ProfileSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class ProfileSkel extends Skeleton<ProfileProgs, ProfileLinks> {
   /** Typed maps. */
   readonly maps: ProfileMaps;
-  /** Programs, by C function name. */
-  readonly progs: ProfileProgs;
-  /** Links made by `attach()`. */
-  readonly links: ProfileLinks;
   /** Global variables of `.bss`. */
   readonly bss: ProfileBss;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        on_sample: programNamed(obj, 'on_sample'),
+      },
+      {
+        on_sample: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      [],
+      // detach() releases the links of these, in this order:
+      ['on_sample'],
+    );
     this.maps = {
       samples: new HashMap<sample_key, bigint>(mapNamed(obj, 'samples'), sample_key, uint64Codec),
       stacks: new RawMap(mapNamed(obj, 'stacks')),
-    };
-    this.progs = {
-      on_sample: programNamed(obj, 'on_sample'),
-    };
-    this.links = {
-      on_sample: undefined,
     };
     this.bss = new ProfileBss(mapNamed(obj, '.bss'));
   }
@@ -308,63 +311,16 @@ export class ProfileSkel {
     return embeddedObject(ELF_BASE64, ELF_SHA256, 'profile.bpf.o');
   }
 
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['on_sample'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "profile" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): ProfileSkel {
-    const obj = BpfObject.open(ProfileSkel.elfBytes(), { objectName: 'profile', ...opts });
-    try {
-      return new ProfileSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(ProfileSkel.elfBytes(), opts, 'profile', (obj) => new ProfileSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): ProfileSkel {
-    const skel = ProfileSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of ProfileSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(ProfileSkel.open(opts));
   }
 }

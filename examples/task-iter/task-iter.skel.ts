@@ -2,14 +2,15 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
-  attachAuto,
+  Skeleton,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readObjectFile,
   writableView,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
 
 /**
  * Global variables of section `.bss`, read and written in place: before load the initial
@@ -96,31 +97,32 @@ const ELF_URL = new URL('./task-iter.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `task-iter.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class TaskIterSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class TaskIterSkel extends Skeleton<TaskIterProgs, TaskIterLinks> {
   /** Typed maps. */
   readonly maps: TaskIterMaps;
-  /** Programs, by C function name. */
-  readonly progs: TaskIterProgs;
-  /** Links made by `attach()`. */
-  readonly links: TaskIterLinks;
   /** Global variables of `.bss`. */
   readonly bss: TaskIterBss;
   /** Global variables of `.rodata`. */
   readonly rodata: TaskIterRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        list_tasks: programNamed(obj, 'list_tasks'),
+      },
+      {
+        list_tasks: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['list_tasks'],
+      // detach() releases the links of these, in this order:
+      ['list_tasks'],
+    );
     this.maps = {};
-    this.progs = {
-      list_tasks: programNamed(obj, 'list_tasks'),
-    };
-    this.links = {
-      list_tasks: undefined,
-    };
     this.bss = new TaskIterBss(mapNamed(obj, '.bss'));
     this.rodata = new TaskIterRodata(mapNamed(obj, '.rodata'));
   }
@@ -130,72 +132,16 @@ export class TaskIterSkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'task-iter.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['list_tasks'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['list_tasks'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "task-iter" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): TaskIterSkel {
-    const obj = BpfObject.open(TaskIterSkel.elfBytes(), { objectName: 'task-iter', ...opts });
-    try {
-      return new TaskIterSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(TaskIterSkel.elfBytes(), opts, 'task-iter', (obj) => new TaskIterSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): TaskIterSkel {
-    const skel = TaskIterSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of TaskIterSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of TaskIterSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(TaskIterSkel.open(opts));
   }
 }

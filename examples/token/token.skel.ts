@@ -2,16 +2,17 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
-  attachAuto,
+  Skeleton,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readObjectFile,
   uint32Codec,
   writableView,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
 
 /**
  * Global variables of section `.bss`, read and written in place: before load the initial
@@ -77,30 +78,31 @@ const ELF_URL = new URL('./token.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `token.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class TokenSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class TokenSkel extends Skeleton<TokenProgs, TokenLinks> {
   /** Typed maps. */
   readonly maps: TokenMaps;
-  /** Programs, by C function name. */
-  readonly progs: TokenProgs;
-  /** Links made by `attach()`. */
-  readonly links: TokenLinks;
   /** Global variables of `.bss`. */
   readonly bss: TokenBss;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        count_tasks: programNamed(obj, 'count_tasks'),
+      },
+      {
+        count_tasks: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['count_tasks'],
+      // detach() releases the links of these, in this order:
+      ['count_tasks'],
+    );
     this.maps = {
       per_uid: new HashMap<number, number>(mapNamed(obj, 'per_uid'), uint32Codec, uint32Codec),
-    };
-    this.progs = {
-      count_tasks: programNamed(obj, 'count_tasks'),
-    };
-    this.links = {
-      count_tasks: undefined,
     };
     this.bss = new TokenBss(mapNamed(obj, '.bss'));
   }
@@ -110,72 +112,16 @@ export class TokenSkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'token.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['count_tasks'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['count_tasks'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "token" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): TokenSkel {
-    const obj = BpfObject.open(TokenSkel.elfBytes(), { objectName: 'token', ...opts });
-    try {
-      return new TokenSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(TokenSkel.elfBytes(), opts, 'token', (obj) => new TokenSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): TokenSkel {
-    const skel = TokenSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of TokenSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of TokenSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(TokenSkel.open(opts));
   }
 }

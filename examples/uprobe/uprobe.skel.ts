@@ -3,16 +3,18 @@
 
 import {
   ArrayMap,
-  BpfObject,
   HashMap,
+  Skeleton,
   embeddedObject,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   uint32Codec,
   uint64Codec,
   writableView,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, OpenOptions } from 'bpf-skel/runtime';
 
 /**
  * Global variables of section `.bss`, read and written in place: before load the initial
@@ -264,33 +266,34 @@ const ELF_BASE64 = [
 
 /**
  * Skeleton of `uprobe.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class UprobeSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class UprobeSkel extends Skeleton<UprobeProgs, UprobeLinks> {
   /** Typed maps. */
   readonly maps: UprobeMaps;
-  /** Programs, by C function name. */
-  readonly progs: UprobeProgs;
-  /** Links made by `attach()`. */
-  readonly links: UprobeLinks;
   /** Global variables of `.bss`. */
   readonly bss: UprobeBss;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        func_entry: programNamed(obj, 'func_entry'),
+        func_return: programNamed(obj, 'func_return'),
+      },
+      {
+        func_entry: undefined,
+        func_return: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      [],
+      // detach() releases the links of these, in this order:
+      ['func_return', 'func_entry'],
+    );
     this.maps = {
       hist: new ArrayMap<bigint>(mapNamed(obj, 'hist'), uint64Codec),
       starts: new HashMap<number, bigint>(mapNamed(obj, 'starts'), uint32Codec, uint64Codec),
-    };
-    this.progs = {
-      func_entry: programNamed(obj, 'func_entry'),
-      func_return: programNamed(obj, 'func_return'),
-    };
-    this.links = {
-      func_entry: undefined,
-      func_return: undefined,
     };
     this.bss = new UprobeBss(mapNamed(obj, '.bss'));
   }
@@ -300,63 +303,16 @@ export class UprobeSkel {
     return embeddedObject(ELF_BASE64, ELF_SHA256, 'uprobe.bpf.o');
   }
 
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['func_return', 'func_entry'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "uprobe" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): UprobeSkel {
-    const obj = BpfObject.open(UprobeSkel.elfBytes(), { objectName: 'uprobe', ...opts });
-    try {
-      return new UprobeSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(UprobeSkel.elfBytes(), opts, 'uprobe', (obj) => new UprobeSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): UprobeSkel {
-    const skel = UprobeSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of UprobeSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(UprobeSkel.open(opts));
   }
 }

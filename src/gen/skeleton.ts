@@ -69,11 +69,13 @@ export interface GeneratedSkeleton {
   sidecar?: { fileName: string; bytes: Uint8Array };
 }
 
-/** Support functions of the runtime a skeleton may import, besides the codec helpers. */
+/** Support code of the runtime a skeleton may import (its base class and functions), besides the codec helpers. */
 export const SUPPORT_NAMES = [
+  'Skeleton',
+  'openSkeleton',
+  'loadSkeleton',
   'mapNamed',
   'programNamed',
-  'attachAuto',
   'writableView',
   'embeddedObject',
   'readObjectFile',
@@ -115,6 +117,7 @@ export const RESERVED_MODULE_NAMES: readonly string[] = [
   // Used by skeletons before their support moved to the runtime; still reserved so that generated names
   // stay the same.
   'BpfError',
+  'attachAuto',
   'createHash',
   'readFileSync',
   'Buffer',
@@ -159,7 +162,7 @@ export const RESERVED_MODULE_NAMES: readonly string[] = [
   'Float64Array',
 ];
 
-/** Instance members of the skeleton class that section views must not take. */
+/** Instance members of the skeleton class (with those of the runtime's `Skeleton`) that section views must not take. */
 const SKEL_MEMBERS = [
   'obj',
   'maps',
@@ -364,9 +367,11 @@ export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): G
     }),
   );
   const support: Record<SupportName, boolean> = {
+    Skeleton: true,
+    openSkeleton: true,
+    loadSkeleton: true,
     mapNamed: maps.length > 0 || sections.length > 0,
     programNamed: programs.length > 0,
-    attachAuto: programs.some((p) => p.autoAttach),
     writableView: sections.some((s) => s.kind !== 'kconfig'),
     embeddedObject: inline,
     readObjectFile: !inline,
@@ -376,13 +381,12 @@ export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): G
   const text = body.map((b) => b.join('\n')).join('\n');
   const used = (id: string): boolean => new RegExp(`\\b${id}\\b`).test(text);
   const valueImports = [
-    'BpfObject',
     ...wrappers,
     ...SUPPORT_NAMES.filter((n) => support[n]),
     ...helpers.filter((h) => !TYPE_HELPERS.has(h)),
   ];
   const typeImports = [
-    ...['BpfLink', 'BpfMap', 'BpfProgram', 'Codec', 'OpenOptions'].filter(used),
+    ...['BpfLink', 'BpfMap', 'BpfObject', 'BpfProgram', 'Codec', 'OpenOptions'].filter(used),
     ...helpers.filter((h) => TYPE_HELPERS.has(h)),
   ];
   const lines = [
@@ -640,43 +644,29 @@ function mapConstruction(emitter: CodecEmitter, m: MapModel, mapName: (o: string
 function emitSkelClass(p: SkelParts): string[] {
   const { cls, fileName } = p;
   const name = cls.skel;
+  const objectName = stringLiteral(objectNameOf(fileName));
   const lines = [
     ...docLines(
       [
         `Skeleton of \`${commentText(fileName)}\`: \`open()\` it, set read-only globals, \`load()\`, \`attach()\`, then`,
-        'use its maps and global variables; `destroy()` (or `using`) releases everything.',
+        'use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle',
+        '(`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.',
       ],
       '',
     ),
-    `export class ${name} {`,
-    '  /** The underlying object, for anything the skeleton does not cover. */',
-    '  readonly obj: BpfObject;',
+    `export class ${name} extends Skeleton<${cls.progs}, ${cls.links}> {`,
     '  /** Typed maps. */',
     `  readonly maps: ${cls.maps};`,
-    '  /** Programs, by C function name. */',
-    `  readonly progs: ${cls.progs};`,
-    '  /** Links made by `attach()`. */',
-    `  readonly links: ${cls.links};`,
   ];
   for (const s of p.sections) {
     const [prop, view] = cls.sections.get(s.name) as [string, string];
     lines.push(`  /** Global variables of \`${commentText(s.name)}\`. */`, `  readonly ${prop}: ${view};`);
   }
-  lines.push('', '  private constructor(obj: BpfObject) {', '    this.obj = obj;');
+  lines.push('', '  private constructor(obj: BpfObject) {', ...superCall(p));
   if (p.maps.length === 0) lines.push('    this.maps = {};');
   else {
     lines.push('    this.maps = {');
     for (const m of p.maps) lines.push(mapConstruction(p.emitter, m, p.mapName));
-    lines.push('    };');
-  }
-  if (p.programs.length === 0) lines.push('    this.progs = {};', '    this.links = {};');
-  else {
-    lines.push('    this.progs = {');
-    for (const prog of p.programs) {
-      lines.push(`      ${p.progName(prog.name)}: programNamed(obj, ${stringLiteral(prog.name)}),`);
-    }
-    lines.push('    };', '    this.links = {');
-    for (const prog of p.programs) lines.push(`      ${p.progName(prog.name)}: undefined,`);
     lines.push('    };');
   }
   for (const s of p.sections) {
@@ -692,111 +682,52 @@ function emitSkelClass(p: SkelParts): string[] {
       ? `    return embeddedObject(ELF_BASE64, ELF_SHA256, ${stringLiteral(fileName)});`
       : `    return readObjectFile(ELF_URL, ELF_SHA256, ${stringLiteral(fileName)});`,
     '  }',
-  );
-  return [...lines, ...skelMethods(p)];
-}
-
-function skelMethods(p: SkelParts): string[] {
-  const name = p.cls.skel;
-  const auto = p.programs.filter((prog) => prog.autoAttach);
-  const list = (progs: readonly { name: string }[]): string => {
-    const names = progs.map((prog) => stringLiteral(p.progName(prog.name)));
-    const flat = `[${names.join(', ')}] as const`;
-    return flat.length <= 70 ? flat : `[\n${names.map((n) => `    ${n},\n`).join('')}  ] as const`;
-  };
-  const lines = [
-    ...(auto.length === 0
-      ? []
-      : [
-          '',
-          '  /** Programs that `attach()` attaches by section name. */',
-          `  static readonly #autoAttached = ${list(auto)};`,
-        ]),
-    ...(p.programs.length === 0
-      ? []
-      : [
-          '',
-          '  /** Every program with a link slot, in the order `detach()` releases them. */',
-          `  static readonly #linked = ${list([...p.programs].reverse())};`,
-        ]),
     '',
     '  /**',
     '   * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is',
-    `   * named ${commentText(JSON.stringify(objectNameOf(p.fileName)))} (the prefix of its internal maps, as for the file) unless \`opts.objectName\` says otherwise.`,
+    `   * named ${commentText(JSON.stringify(objectNameOf(fileName)))} (the prefix of its internal maps, as for the file) unless \`opts.objectName\` says otherwise.`,
     '   */',
     `  static open(opts?: OpenOptions): ${name} {`,
-    `    const obj = BpfObject.open(${name}.elfBytes(), { objectName: ${stringLiteral(objectNameOf(p.fileName))}, ...opts });`,
-    '    try {',
-    `      return new ${name}(obj);`,
-    '    } catch (error) {',
-    '      obj.close();',
-    '      throw error;',
-    '    }',
+    `    return openSkeleton(${name}.elfBytes(), opts, ${objectName}, (obj) => new ${name}(obj));`,
     '  }',
     '',
     '  /** `open(opts)` then `load()`; nothing stays open when loading fails. */',
     `  static openAndLoad(opts?: OpenOptions): ${name} {`,
-    `    const skel = ${name}.open(opts);`,
-    '    try {',
-    '      skel.load();',
-    '    } catch (error) {',
-    '      skel.destroy();',
-    '      throw error;',
-    '    }',
-    '    return skel;',
-    '  }',
-    '',
-    '  /** Creates the maps and loads the programs (see `BpfObject.load()`). */',
-    '  load(): void {',
-    '    this.obj.load();',
-    '  }',
-    '',
-    '  /**',
-    '   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless',
-    '   * its link is already set; on failure detaches what it attached and rethrows.',
-    '   */',
-    '  attach(): void {',
-  ];
-  // Loops over name lists rather than a statement per program: a skeleton of thousands of programs must
-  // still be within what tsc analyses in one function body.
-  if (auto.length > 0) {
-    lines.push(
-      '    try {',
-      `      for (const name of ${name}.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);`,
-      '    } catch (error) {',
-      '      this.detach();',
-      '      throw error;',
-      '    }',
-    );
-  }
-  lines.push(
-    '  }',
-    '',
-    '  /** Detaches every link in `links` (last program first) and clears it. */',
-    '  detach(): void {',
-  );
-  if (p.programs.length > 0) {
-    lines.push(
-      `    for (const name of ${name}.#linked) {`,
-      '      this.links[name]?.detach();',
-      '      this.links[name] = undefined;',
-      '    }',
-    );
-  }
-  lines.push(
-    '  }',
-    '',
-    '  /** Detaches and closes everything; idempotent. */',
-    '  destroy(): void {',
-    '    this.detach();',
-    '    this.obj.close();',
-    '  }',
-    '',
-    '  /** Same as `destroy()`, for `using`. */',
-    '  [Symbol.dispose](): void {',
-    '    this.destroy();',
+    `    return loadSkeleton(${name}.open(opts));`,
     '  }',
     '}',
   );
   return lines;
+}
+
+/**
+ * The constructor's `super(obj, progs, links, autoAttached, linked)`. The name lists are data for the
+ * runtime's loops rather than a statement per program: a skeleton of thousands of programs must still be
+ * within what tsc analyses in one function body.
+ */
+function superCall(p: SkelParts): string[] {
+  if (p.programs.length === 0) return ['    super(obj, {}, {}, [], []);'];
+  const names = (progs: readonly { name: string }[]): string[] =>
+    progs.map((prog) => stringLiteral(p.progName(prog.name)));
+  const list = (items: readonly string[]): string[] => {
+    const flat = `      [${items.join(', ')}],`;
+    return flat.length <= 110 ? [flat] : ['      [', ...items.map((n) => `        ${n},`), '      ],'];
+  };
+  return [
+    '    super(',
+    '      obj,',
+    '      {',
+    ...p.programs.map(
+      (prog) => `        ${p.progName(prog.name)}: programNamed(obj, ${stringLiteral(prog.name)}),`,
+    ),
+    '      },',
+    '      {',
+    ...p.programs.map((prog) => `        ${p.progName(prog.name)}: undefined,`),
+    '      },',
+    '      // attach() attaches these by section name, in this order:',
+    ...list(names(p.programs.filter((prog) => prog.autoAttach))),
+    '      // detach() releases the links of these, in this order:',
+    ...list(names([...p.programs].reverse())),
+    '    );',
+  ];
 }

@@ -1,6 +1,8 @@
 /**
- * What generated skeletons share: finding their maps and programs in the object, checking the embedded or
- * sibling object against the SHA-256 recorded at generation, guarding writes to frozen data, and the generic
+ * What generated skeletons share: the {@link Skeleton} base class (life cycle: load, attach with rollback,
+ * detach, destroy) and {@link openSkeleton}/{@link loadSkeleton} behind their static `open()` and
+ * `openAndLoad()`, finding their maps and programs in the object, checking the embedded or sibling object
+ * against the SHA-256 recorded at generation, guarding writes to frozen data, and the generic
  * helpers the generated (monomorphic, per C type) codecs call for strings, arrays, bitfields and 128-bit
  * integers, plus the codecs of scalar map keys and values. Generated code imports these from
  * `bpf-skel/runtime`; application code rarely needs them.
@@ -17,7 +19,8 @@ import { BpfError } from '../errors.js';
 import type { Codec } from './codec.js';
 import type { BpfLink } from './link.js';
 import type { BpfMap } from './map.js';
-import type { BpfObject } from './object.js';
+import { BpfObject } from './object.js';
+import type { OpenOptions } from './options.js';
 import type { BpfProgram } from './program.js';
 
 /** The map `name` of `obj`; throws a BpfError (`ENOENT`) when the object has none (the skeleton does not match it). */
@@ -47,6 +50,118 @@ export function programNamed(obj: BpfObject, name: string): BpfProgram {
 /** Attaches `program` by its section name when it is loaded and `autoattach` is set; else `undefined`. */
 export function attachAuto(program: BpfProgram): BpfLink | undefined {
   return program.autoload && program.autoattach ? program.attach() : undefined;
+}
+
+/**
+ * The life cycle every generated skeleton class inherits: `obj`, `progs` and `links`, and `load()`,
+ * `attach()`, `detach()`, `destroy()` and `[Symbol.dispose]()` over them. `Links` has a slot per program of
+ * `Progs` (same names); a generated subclass passes its objects and two name lists to the constructor and
+ * adds its maps, global variable views and static `open()`/`openAndLoad()` (see {@link openSkeleton}).
+ * Subclasses must not redeclare these members: the generator reserves their names.
+ */
+export abstract class Skeleton<
+  Progs extends { readonly [K in keyof Links]: BpfProgram },
+  Links extends { [K in keyof Links]: BpfLink | undefined },
+> {
+  /** The underlying object, for anything the skeleton does not cover. */
+  readonly obj: BpfObject;
+  /** Programs, by C function name. */
+  readonly progs: Progs;
+  /** Links made by `attach()`; assign your own to have `detach()` and `destroy()` release them. */
+  readonly links: Links;
+  // The same objects as `progs` and `links`, indexed by name without the generic types in the way.
+  readonly #programs: Readonly<Record<string, BpfProgram>>;
+  readonly #slots: Record<string, BpfLink | undefined>;
+  readonly #autoAttached: readonly string[];
+  readonly #linked: readonly string[];
+
+  /**
+   * @param autoAttached programs `attach()` attaches by section name, in that order
+   * @param linked every program with a link slot, in the order `detach()` releases them
+   */
+  protected constructor(
+    obj: BpfObject,
+    progs: Progs,
+    links: Links,
+    autoAttached: readonly (keyof Links & string)[],
+    linked: readonly (keyof Links & string)[],
+  ) {
+    this.obj = obj;
+    this.progs = progs;
+    this.links = links;
+    this.#programs = progs as Readonly<Record<string, BpfProgram>>;
+    this.#slots = links as Record<string, BpfLink | undefined>;
+    this.#autoAttached = autoAttached;
+    this.#linked = linked;
+  }
+
+  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
+  load(): void {
+    this.obj.load();
+  }
+
+  /**
+   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
+   * its link is already set; on failure detaches what it attached and rethrows.
+   */
+  attach(): void {
+    try {
+      for (const name of this.#autoAttached) this.#slots[name] ??= attachAuto(this.#programs[name]);
+    } catch (error) {
+      this.detach();
+      throw error;
+    }
+  }
+
+  /** Detaches every link in `links` (last program first) and clears it. */
+  detach(): void {
+    for (const name of this.#linked) {
+      this.#slots[name]?.detach();
+      this.#slots[name] = undefined;
+    }
+  }
+
+  /** Detaches and closes everything; idempotent. */
+  destroy(): void {
+    this.detach();
+    this.obj.close();
+  }
+
+  /** Same as `destroy()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+}
+
+/**
+ * What a generated static `open()` does: parses `bytes` (no BPF syscalls yet) with `opts`, naming the
+ * object `objectName` unless `opts.objectName` says otherwise, and wraps it with `create`; when `create`
+ * throws (the object does not match the skeleton) the object is closed and the error rethrown.
+ */
+export function openSkeleton<S>(
+  bytes: Uint8Array,
+  opts: OpenOptions | undefined,
+  objectName: string,
+  create: (obj: BpfObject) => S,
+): S {
+  const obj = BpfObject.open(bytes, { objectName, ...opts });
+  try {
+    return create(obj);
+  } catch (error) {
+    obj.close();
+    throw error;
+  }
+}
+
+/** What a generated static `openAndLoad()` does after `open()`: `load()`s `skel`, destroying it when that fails. */
+export function loadSkeleton<S extends { load(): void; destroy(): void }>(skel: S): S {
+  try {
+    skel.load();
+  } catch (error) {
+    skel.destroy();
+    throw error;
+  }
+  return skel;
 }
 
 /**

@@ -2,18 +2,19 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
-  attachAuto,
+  Skeleton,
   copyArray,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readObjectFile,
   uint64Codec,
   writableView,
   writeBytes,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct hist`: 108 bytes. */
 export interface hist {
@@ -180,35 +181,36 @@ const ELF_URL = new URL('./biolatency.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `biolatency.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class BiolatencySkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class BiolatencySkel extends Skeleton<BiolatencyProgs, BiolatencyLinks> {
   /** Typed maps. */
   readonly maps: BiolatencyMaps;
-  /** Programs, by C function name. */
-  readonly progs: BiolatencyProgs;
-  /** Links made by `attach()`. */
-  readonly links: BiolatencyLinks;
   /** Global variables of `.rodata`. */
   readonly rodata: BiolatencyRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        on_complete: programNamed(obj, 'on_complete'),
+        on_insert: programNamed(obj, 'on_insert'),
+        on_issue: programNamed(obj, 'on_issue'),
+      },
+      {
+        on_complete: undefined,
+        on_insert: undefined,
+        on_issue: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['on_complete', 'on_insert', 'on_issue'],
+      // detach() releases the links of these, in this order:
+      ['on_issue', 'on_insert', 'on_complete'],
+    );
     this.maps = {
       hists: new HashMap<hist_key, hist>(mapNamed(obj, 'hists'), hist_key, hist),
       start: new HashMap<bigint, bigint>(mapNamed(obj, 'start'), uint64Codec, uint64Codec),
-    };
-    this.progs = {
-      on_complete: programNamed(obj, 'on_complete'),
-      on_insert: programNamed(obj, 'on_insert'),
-      on_issue: programNamed(obj, 'on_issue'),
-    };
-    this.links = {
-      on_complete: undefined,
-      on_insert: undefined,
-      on_issue: undefined,
     };
     this.rodata = new BiolatencyRodata(mapNamed(obj, '.rodata'));
   }
@@ -218,72 +220,16 @@ export class BiolatencySkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'biolatency.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['on_complete', 'on_insert', 'on_issue'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['on_issue', 'on_insert', 'on_complete'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "biolatency" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): BiolatencySkel {
-    const obj = BpfObject.open(BiolatencySkel.elfBytes(), { objectName: 'biolatency', ...opts });
-    try {
-      return new BiolatencySkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(BiolatencySkel.elfBytes(), opts, 'biolatency', (obj) => new BiolatencySkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): BiolatencySkel {
-    const skel = BiolatencySkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of BiolatencySkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of BiolatencySkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(BiolatencySkel.open(opts));
   }
 }

@@ -2,12 +2,13 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
   RingBuffer,
-  attachAuto,
+  Skeleton,
   copyArray,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readCString,
   readObjectFile,
@@ -16,7 +17,7 @@ import {
   writeBytes,
   writeCString,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct event`: 2600 bytes. */
 export interface event {
@@ -160,33 +161,34 @@ const ELF_URL = new URL('./execsnoop.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `execsnoop.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class ExecsnoopSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class ExecsnoopSkel extends Skeleton<ExecsnoopProgs, ExecsnoopLinks> {
   /** Typed maps. */
   readonly maps: ExecsnoopMaps;
-  /** Programs, by C function name. */
-  readonly progs: ExecsnoopProgs;
-  /** Links made by `attach()`. */
-  readonly links: ExecsnoopLinks;
   /** Global variables of `.rodata`. */
   readonly rodata: ExecsnoopRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        enter_execve: programNamed(obj, 'enter_execve'),
+        exit_execve: programNamed(obj, 'exit_execve'),
+      },
+      {
+        enter_execve: undefined,
+        exit_execve: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['enter_execve', 'exit_execve'],
+      // detach() releases the links of these, in this order:
+      ['exit_execve', 'enter_execve'],
+    );
     this.maps = {
       events: new RingBuffer<event>(mapNamed(obj, 'events'), event),
       execs: new HashMap<number, event>(mapNamed(obj, 'execs'), uint32Codec, event),
-    };
-    this.progs = {
-      enter_execve: programNamed(obj, 'enter_execve'),
-      exit_execve: programNamed(obj, 'exit_execve'),
-    };
-    this.links = {
-      enter_execve: undefined,
-      exit_execve: undefined,
     };
     this.rodata = new ExecsnoopRodata(mapNamed(obj, '.rodata'));
   }
@@ -196,72 +198,16 @@ export class ExecsnoopSkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'execsnoop.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['enter_execve', 'exit_execve'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['exit_execve', 'enter_execve'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "execsnoop" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): ExecsnoopSkel {
-    const obj = BpfObject.open(ExecsnoopSkel.elfBytes(), { objectName: 'execsnoop', ...opts });
-    try {
-      return new ExecsnoopSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(ExecsnoopSkel.elfBytes(), opts, 'execsnoop', (obj) => new ExecsnoopSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): ExecsnoopSkel {
-    const skel = ExecsnoopSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of ExecsnoopSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of ExecsnoopSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(ExecsnoopSkel.open(opts));
   }
 }

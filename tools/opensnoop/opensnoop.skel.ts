@@ -2,19 +2,20 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
   RingBuffer,
-  attachAuto,
+  Skeleton,
   embeddedObject,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readCString,
   uint32Codec,
   writableView,
   writeCString,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct event`: 304 bytes. */
 export interface event {
@@ -482,37 +483,38 @@ const ELF_BASE64 = [
 
 /**
  * Skeleton of `opensnoop.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class OpensnoopSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class OpensnoopSkel extends Skeleton<OpensnoopProgs, OpensnoopLinks> {
   /** Typed maps. */
   readonly maps: OpensnoopMaps;
-  /** Programs, by C function name. */
-  readonly progs: OpensnoopProgs;
-  /** Links made by `attach()`. */
-  readonly links: OpensnoopLinks;
   /** Global variables of `.rodata`. */
   readonly rodata: OpensnoopRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        enter_open: programNamed(obj, 'enter_open'),
+        enter_openat: programNamed(obj, 'enter_openat'),
+        exit_open: programNamed(obj, 'exit_open'),
+        exit_openat: programNamed(obj, 'exit_openat'),
+      },
+      {
+        enter_open: undefined,
+        enter_openat: undefined,
+        exit_open: undefined,
+        exit_openat: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['enter_open', 'enter_openat', 'exit_open', 'exit_openat'],
+      // detach() releases the links of these, in this order:
+      ['exit_openat', 'exit_open', 'enter_openat', 'enter_open'],
+    );
     this.maps = {
       events: new RingBuffer<event>(mapNamed(obj, 'events'), event),
       pending: new HashMap<number, pending>(mapNamed(obj, 'pending'), uint32Codec, pending),
-    };
-    this.progs = {
-      enter_open: programNamed(obj, 'enter_open'),
-      enter_openat: programNamed(obj, 'enter_openat'),
-      exit_open: programNamed(obj, 'exit_open'),
-      exit_openat: programNamed(obj, 'exit_openat'),
-    };
-    this.links = {
-      enter_open: undefined,
-      enter_openat: undefined,
-      exit_open: undefined,
-      exit_openat: undefined,
     };
     this.rodata = new OpensnoopRodata(mapNamed(obj, '.rodata'));
   }
@@ -522,72 +524,16 @@ export class OpensnoopSkel {
     return embeddedObject(ELF_BASE64, ELF_SHA256, 'opensnoop.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['enter_open', 'enter_openat', 'exit_open', 'exit_openat'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['exit_openat', 'exit_open', 'enter_openat', 'enter_open'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "opensnoop" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): OpensnoopSkel {
-    const obj = BpfObject.open(OpensnoopSkel.elfBytes(), { objectName: 'opensnoop', ...opts });
-    try {
-      return new OpensnoopSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(OpensnoopSkel.elfBytes(), opts, 'opensnoop', (obj) => new OpensnoopSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): OpensnoopSkel {
-    const skel = OpensnoopSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of OpensnoopSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of OpensnoopSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(OpensnoopSkel.open(opts));
   }
 }

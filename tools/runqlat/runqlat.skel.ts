@@ -2,11 +2,12 @@
 // Do not edit: regenerate it when the object changes.
 
 import {
-  BpfObject,
   HashMap,
-  attachAuto,
+  Skeleton,
   copyArray,
+  loadSkeleton,
   mapNamed,
+  openSkeleton,
   programNamed,
   readCString,
   readObjectFile,
@@ -16,7 +17,7 @@ import {
   writeBytes,
   writeCString,
 } from 'bpf-skel/runtime';
-import type { BpfLink, BpfMap, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
+import type { BpfLink, BpfMap, BpfObject, BpfProgram, Codec, OpenOptions } from 'bpf-skel/runtime';
 
 /** C: `struct hist`: 120 bytes. */
 export interface hist {
@@ -131,35 +132,36 @@ const ELF_URL = new URL('./runqlat.bpf.o', import.meta.url);
 
 /**
  * Skeleton of `runqlat.bpf.o`: `open()` it, set read-only globals, `load()`, `attach()`, then
- * use its maps and global variables; `destroy()` (or `using`) releases everything.
+ * use its maps and global variables; `destroy()` (or `using`) releases everything. The life cycle
+ * (`obj`, `progs`, `links`, `load()`, `attach()`, `detach()`, `destroy()`) comes from `Skeleton`.
  */
-export class RunqlatSkel {
-  /** The underlying object, for anything the skeleton does not cover. */
-  readonly obj: BpfObject;
+export class RunqlatSkel extends Skeleton<RunqlatProgs, RunqlatLinks> {
   /** Typed maps. */
   readonly maps: RunqlatMaps;
-  /** Programs, by C function name. */
-  readonly progs: RunqlatProgs;
-  /** Links made by `attach()`. */
-  readonly links: RunqlatLinks;
   /** Global variables of `.rodata`. */
   readonly rodata: RunqlatRodata;
 
   private constructor(obj: BpfObject) {
-    this.obj = obj;
+    super(
+      obj,
+      {
+        on_switch: programNamed(obj, 'on_switch'),
+        on_wakeup: programNamed(obj, 'on_wakeup'),
+        on_wakeup_new: programNamed(obj, 'on_wakeup_new'),
+      },
+      {
+        on_switch: undefined,
+        on_wakeup: undefined,
+        on_wakeup_new: undefined,
+      },
+      // attach() attaches these by section name, in this order:
+      ['on_switch', 'on_wakeup', 'on_wakeup_new'],
+      // detach() releases the links of these, in this order:
+      ['on_wakeup_new', 'on_wakeup', 'on_switch'],
+    );
     this.maps = {
       hists: new HashMap<number, hist>(mapNamed(obj, 'hists'), uint32Codec, hist),
       start: new HashMap<number, bigint>(mapNamed(obj, 'start'), uint32Codec, uint64Codec),
-    };
-    this.progs = {
-      on_switch: programNamed(obj, 'on_switch'),
-      on_wakeup: programNamed(obj, 'on_wakeup'),
-      on_wakeup_new: programNamed(obj, 'on_wakeup_new'),
-    };
-    this.links = {
-      on_switch: undefined,
-      on_wakeup: undefined,
-      on_wakeup_new: undefined,
     };
     this.rodata = new RunqlatRodata(mapNamed(obj, '.rodata'));
   }
@@ -169,72 +171,16 @@ export class RunqlatSkel {
     return readObjectFile(ELF_URL, ELF_SHA256, 'runqlat.bpf.o');
   }
 
-  /** Programs that `attach()` attaches by section name. */
-  static readonly #autoAttached = ['on_switch', 'on_wakeup', 'on_wakeup_new'] as const;
-
-  /** Every program with a link slot, in the order `detach()` releases them. */
-  static readonly #linked = ['on_wakeup_new', 'on_wakeup', 'on_switch'] as const;
-
   /**
    * Parses the object (no BPF syscalls yet); `opts` go to `BpfObject.open()` unchanged. The object is
    * named "runqlat" (the prefix of its internal maps, as for the file) unless `opts.objectName` says otherwise.
    */
   static open(opts?: OpenOptions): RunqlatSkel {
-    const obj = BpfObject.open(RunqlatSkel.elfBytes(), { objectName: 'runqlat', ...opts });
-    try {
-      return new RunqlatSkel(obj);
-    } catch (error) {
-      obj.close();
-      throw error;
-    }
+    return openSkeleton(RunqlatSkel.elfBytes(), opts, 'runqlat', (obj) => new RunqlatSkel(obj));
   }
 
   /** `open(opts)` then `load()`; nothing stays open when loading fails. */
   static openAndLoad(opts?: OpenOptions): RunqlatSkel {
-    const skel = RunqlatSkel.open(opts);
-    try {
-      skel.load();
-    } catch (error) {
-      skel.destroy();
-      throw error;
-    }
-    return skel;
-  }
-
-  /** Creates the maps and loads the programs (see `BpfObject.load()`). */
-  load(): void {
-    this.obj.load();
-  }
-
-  /**
-   * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
-   */
-  attach(): void {
-    try {
-      for (const name of RunqlatSkel.#autoAttached) this.links[name] ??= attachAuto(this.progs[name]);
-    } catch (error) {
-      this.detach();
-      throw error;
-    }
-  }
-
-  /** Detaches every link in `links` (last program first) and clears it. */
-  detach(): void {
-    for (const name of RunqlatSkel.#linked) {
-      this.links[name]?.detach();
-      this.links[name] = undefined;
-    }
-  }
-
-  /** Detaches and closes everything; idempotent. */
-  destroy(): void {
-    this.detach();
-    this.obj.close();
-  }
-
-  /** Same as `destroy()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.destroy();
+    return loadSkeleton(RunqlatSkel.open(opts));
   }
 }
