@@ -120,11 +120,12 @@ describe.concurrent('examples', () => {
   });
 
   it.runIf(root)('profile samples this CPU-burning process and prints symbolised stacks', async () => {
-    const out = await example('profile', '1', '99', '3');
+    // 499 Hz for 2 s: enough samples of this process even when the other test files share the two CPUs.
+    const out = await example('profile', '2', '499', '3');
     const [total, own] = grab(out, /^(\d+ samples, \d+) of them in this process/m)
       .split(' samples, ')
       .map(Number);
-    // About 99 samples a second while it runs; far fewer when the other examples share the CPUs.
+    // About 499 a second per CPU while it runs; far fewer when the other examples share the CPUs.
     expect(own).toBeGreaterThan(5);
     expect(total).toBeGreaterThanOrEqual(own);
     expect(out).toMatch(/^\d+ samples {2}node \(pid \d+\)$/m);
