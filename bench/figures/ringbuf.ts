@@ -38,7 +38,9 @@ async function recordCodec(ctx: BenchContext, object: string): Promise<Codec<Ben
     types: ['bench_record'],
   });
   const file = join(ctx.tmp, 'ringbuf_bench.types.mjs');
-  writeTranspiled(code, file, 'bpf-skel/runtime', 'node:util');
+  // The codec imports its helpers from the runtime: here, the sources this benchmark runs (through tsx).
+  const runtime = pathToFileURL(new URL('../../src/runtime/index.ts', import.meta.url).pathname).href;
+  writeTranspiled(code, file, 'bpf-skel/runtime', runtime);
   const mod = (await import(pathToFileURL(file).href)) as { bench_record: Codec<BenchRecord> };
   return mod.bench_record;
 }
