@@ -15,10 +15,10 @@
 import { BpfError, OptionError } from '../errors.js';
 import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
-import { mmapMap } from './memory.js';
+import { mapRingPages } from './memory.js';
 import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
 import { closeFd } from './sys/fd.js';
-import { MapMode, mmapFd, munmap, Prot, pageSize, remapAnonymous } from './sys/mmap.js';
+import { pageSize } from './sys/mmap.js';
 
 const BUSY_BIT = 0x80000000 | 0;
 const DISCARD_BIT = 0x40000000;
@@ -58,34 +58,6 @@ export type RawRecordHandler = (view: DataView, offset: number, length: number) 
 
 /** Called with each decoded record; return `false` to stop after it. */
 export type RecordHandler<T> = (record: T) => unknown;
-
-const unmapped = new FinalizationRegistry<{ address: bigint; length: number }>(({ address, length }) => {
-  munmap(address, length);
-});
-
-/**
- * A read-only shared mapping that is safe against stale views: released by putting zero pages in its place,
- * unmapped only once the garbage collector dropped every view (as `mmapMap` does for writable maps). Also
- * used by the user ring buffer for its consumer page.
- */
-export function mapReadOnly(
-  fd: number,
-  length: number,
-  offset: number,
-): { buffer: ArrayBuffer; release(): void } {
-  const m = mmapFd(fd, length, Prot.READ, MapMode.SHARED, offset);
-  const range = { address: m.address, length };
-  unmapped.register(m.view, range);
-  let released = false;
-  return {
-    buffer: m.view,
-    release() {
-      if (released) return;
-      released = true;
-      remapAnonymous(range.address, range.length);
-    },
-  };
-}
 
 /** A promise settled from outside: how close() ends pending waits. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -155,28 +127,14 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   /** Maps the ring's pages the first time it is read (the map must be loaded by then). */
   #ensureMapped(): void {
     if (this.#mapped) return;
-    const { map, size } = this;
-    const fd = map.fd;
-    if (fd < 0) throw new BpfError(`map '${map.name}' is not loaded; call load() first`, { code: 'EBADF' });
-    const page = pageSize();
-    const consumer = mmapMap(fd, page, 0);
-    let producer: { buffer: ArrayBuffer; release(): void };
-    try {
-      producer = mapReadOnly(fd, page + 2 * size, page);
-    } catch (err) {
-      consumer.unmap();
-      throw err;
-    }
-    this.#release = () => {
-      producer.release();
-      consumer.unmap();
-    };
-    this.#consumerU32 = new Uint32Array(consumer.buffer, 0, 2);
-    this.#consumerU64 = new BigInt64Array(consumer.buffer, 0, 1);
-    this.#producerU32 = new Uint32Array(producer.buffer, 0, 2);
-    this.#headers = new Int32Array(producer.buffer);
-    this.#data = new DataView(producer.buffer);
-    this.#base = page;
+    const pages = mapRingPages(this.map, 'consumer');
+    this.#release = pages.release;
+    this.#consumerU32 = new Uint32Array(pages.consumer, 0, 2);
+    this.#consumerU64 = new BigInt64Array(pages.consumer, 0, 1);
+    this.#producerU32 = new Uint32Array(pages.producer, 0, 2);
+    this.#headers = new Int32Array(pages.producer);
+    this.#data = new DataView(pages.producer);
+    this.#base = pages.base;
     this.#mapped = true;
   }
 

@@ -17,8 +17,8 @@
 import { BpfError, OptionError } from '../errors.js';
 import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
-import { mmapMap } from './memory.js';
-import { mapReadOnly, WAIT_SLICE_MS } from './ringbuf.js';
+import { mapRingPages } from './memory.js';
+import { WAIT_SLICE_MS } from './ringbuf.js';
 import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
 import { closeFd } from './sys/fd.js';
 import { pageSize } from './sys/mmap.js';
@@ -217,30 +217,16 @@ export class UserRingBuffer<T = Uint8Array> implements Disposable {
   #ensureMapped(): void {
     if (this.#closed) throw new BpfError(`user ring buffer '${this.map.name}' is closed`, { code: 'EBADF' });
     if (this.#mapped) return;
-    const { map, size } = this;
-    const fd = map.fd;
-    if (fd < 0) throw new BpfError(`map '${map.name}' is not loaded; call load() first`, { code: 'EBADF' });
-    const page = pageSize();
-    // The kernel refuses a writable mapping of the consumer page (EPERM).
-    const consumer = mapReadOnly(fd, page, 0);
-    let producer: ReturnType<typeof mmapMap>;
-    try {
-      producer = mmapMap(fd, page + 2 * size, page);
-    } catch (err) {
-      consumer.release();
-      throw err;
-    }
-    this.#release = () => {
-      producer.unmap();
-      consumer.release();
-    };
-    this.#consumerU32 = new Uint32Array(consumer.buffer, 0, 2);
-    this.#producerU32 = new Uint32Array(producer.buffer, 0, 2);
-    this.#producerU64 = new BigInt64Array(producer.buffer, 0, 1);
-    this.#headers = new Int32Array(producer.buffer);
-    this.#view = new DataView(producer.buffer);
-    this.#bytes = new Uint8Array(producer.buffer);
-    this.#base = page;
+    // The kernel refuses a writable mapping of the consumer page (EPERM): only the producer side is ours.
+    const pages = mapRingPages(this.map, 'producer');
+    this.#release = pages.release;
+    this.#consumerU32 = new Uint32Array(pages.consumer, 0, 2);
+    this.#producerU32 = new Uint32Array(pages.producer, 0, 2);
+    this.#producerU64 = new BigInt64Array(pages.producer, 0, 1);
+    this.#headers = new Int32Array(pages.producer);
+    this.#view = new DataView(pages.producer);
+    this.#bytes = new Uint8Array(pages.producer);
+    this.#base = pages.base;
     this.#position = Number(Atomics.load(this.#producerU64, 0));
     this.#mapped = true;
   }
