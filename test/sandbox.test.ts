@@ -43,7 +43,10 @@ import { isBpfToken, parseTokenFdinfo, tokenCreate, tokenInfo } from '../../src/
 import { closeTokenPlan, createToken, explainMissingDelegation, resolveTokenOptions } from '../../src/runtime/token.js';
 
 const BPF_F_TOKEN_FD = 0x10000;
-const fdCount = () => readdirSync('/proc/self/fd').length;
+// FDs as a set: the fresh process may close descriptors of its own start-up meanwhile, so a leak is an FD
+// open at the end that was not open at the start, not a change in the count.
+const openFds = () => new Set(readdirSync('/proc/self/fd'));
+const newFds = (before: Set<string>) => [...openFds()].filter((fd) => !before.has(fd)).length;
 function mapCreate(type: number, token = -1): number {
   const attr = Buffer.alloc(80);
   const ringbuf = type === 27;
@@ -86,7 +89,7 @@ describe('sandbox with a delegated BPF FS at /sys/fs/bpf', () => {
     const out = await runInSandbox<Record<string, unknown>>(
       {
         source: `${PRELUDE}
-const before = fdCount();
+const before = openFds();
 const r: Record<string, unknown> = {};
 r.mapWithoutToken = ok(mapCreate(1));
 r.progWithoutToken = ok(progLoad(1));
@@ -139,7 +142,7 @@ r.notBpffs = failure(() => createToken(resolveTokenOptions({ bpfTokenPath: '/tmp
 const procDir = openDirectory('/proc');
 r.notBpffsRaw = failure(() => tokenCreate(procDir));
 closeFd(procDir);
-r.fdLeak = fdCount() - before;
+r.fdLeak = newFds(before);
 console.log(JSON.stringify(r));
 `,
       },
@@ -200,7 +203,7 @@ describe('sandbox with a BPF FS without delegation', () => {
     const out = await runInSandbox<Record<string, unknown>>(
       {
         source: `${PRELUDE}
-const before = fdCount();
+const before = openFds();
 const dir = openDirectory('/sys/fs/bpf');
 const r: Record<string, unknown> = {};
 r.raw = failure(() => tokenCreate(dir));
@@ -209,7 +212,7 @@ const implicit: any = createToken(resolveTokenOptions({}, {}));
 r.implicit = { kind: implicit.kind, mode: implicit.mode, fd: implicit.fd, reason: implicit.reason, code: implicit.error?.code };
 r.path = failure(() => createToken(resolveTokenOptions({}, { LIBBPF_BPF_TOKEN_PATH: '/sys/fs/bpf' })));
 r.mapWithoutToken = ok(mapCreate(1));
-r.fdLeak = fdCount() - before;
+r.fdLeak = newFds(before);
 console.log(JSON.stringify(r));
 `,
       },

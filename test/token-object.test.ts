@@ -66,7 +66,10 @@ function attempt(file: string, opts: Record<string, unknown> = {}) {
     obj.close();
   }
 }
-const fdCount = () => readdirSync('/proc/self/fd').length;
+// FDs as a set: the fresh process may close descriptors of its own start-up meanwhile, so a leak is an FD
+// open at the end that was not open at the start, not a change in the count.
+const openFds = () => new Set(readdirSync('/proc/self/fd'));
+const newFds = (before: Set<string>) => [...openFds()].filter((fd) => !before.has(fd)).length;
 `;
 
 describe.runIf(canRun)('BPF token at the object level', () => {
@@ -171,9 +174,9 @@ out.trace = { seen, carried: [...new Set(carried)].sort(), maps: t.maps.size };
 for (const o of objs) o.close();
 
 // No FD leak across 1,000 token open/load/close cycles.
-const before = fdCount();
+const before = openFds();
 for (let i = 0; i < 1000; i++) { const o = BpfObject.open(FIX + 'minimal.bpf.o'); o.load(); o.close(); }
-out.leak = fdCount() - before;
+out.leak = newFds(before);
 console.log(JSON.stringify(out));
 `,
       },
@@ -259,10 +262,10 @@ console.log(JSON.stringify(out));
     const r = await runInSandbox<{ noTracepoint: Attempt; noRingbuf: Attempt; leak: number }>(
       {
         source: `${PRELUDE}
-const before = fdCount();
+const before = openFds();
 out.noTracepoint = attempt('minimal.bpf.o');
 out.noRingbuf = attempt('ringbuf.bpf.o');
-out.leak = fdCount() - before;
+out.leak = newFds(before);
 console.log(JSON.stringify(out));
 `,
       },
