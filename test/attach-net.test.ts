@@ -15,10 +15,10 @@ import {
   attachXdp,
   ifindexOf,
 } from '../src/runtime/attach/index.js';
-import { AttachTypes } from '../src/runtime/kinds.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { closeFd, openDir } from '../src/runtime/sys/fd.js';
 import { progInfo } from '../src/runtime/sys/info.js';
+import { AttachTypes } from '../src/runtime/sys/kinds.js';
 import { progQuery } from '../src/runtime/sys/prog.js';
 import { AF_UNIX, SOCK_DGRAM, SOCK_NONBLOCK, socketPair } from '../src/runtime/sys/socket.js';
 import { getU32, getU64, setInt, waitFor } from './bins/globals.js';

@@ -10,7 +10,7 @@ import {
   mapTypeName,
   ProgramTypes,
   programTypeName,
-} from '../src/runtime/kinds.js';
+} from '../src/runtime/sys/kinds.js';
 
 const btf = loadKernelBtf();
 

@@ -16,11 +16,11 @@ import {
   autoAttach,
   programFuncBtfId,
 } from '../src/runtime/attach/index.js';
-import { AttachTypes } from '../src/runtime/kinds.js';
 import { BpfLink } from '../src/runtime/link.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { closeFd } from '../src/runtime/sys/fd.js';
 import { linkGetFdById, progInfo } from '../src/runtime/sys/info.js';
+import { AttachTypes } from '../src/runtime/sys/kinds.js';
 import { progQuery } from '../src/runtime/sys/prog.js';
 import { countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
 

@@ -2,7 +2,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseElf, SHF } from '../src/elf/index.js';
-import { type AttachType, AttachTypes, type ProgramType, ProgramTypes } from '../src/runtime/kinds.js';
 import {
   type AttachKind,
   parseSectionName,
@@ -11,6 +10,7 @@ import {
 } from '../src/runtime/sections.js';
 import { PROG_LOAD_ATTR } from '../src/runtime/sys/attr.js';
 import { BpfCmd, bpfRaw } from '../src/runtime/sys/bpf.js';
+import { type AttachType, AttachTypes, type ProgramType, ProgramTypes } from '../src/runtime/sys/kinds.js';
 import { addressOf, cClose } from '../src/runtime/sys/libc.js';
 
 const REQUIRE_KERNEL = process.env.BPF_SKEL_REQUIRE_KERNEL === '1';

@@ -10,7 +10,6 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelBtf } from '../src/btf/kernel.js';
 import { BpfError, OptionError } from '../src/errors.js';
-import { AttachTypes, LinkTypes, MapTypes, ProgramTypes } from '../src/runtime/kinds.js';
 import {
   AttachFlag,
   BPF_F_TOKEN_FD,
@@ -87,6 +86,7 @@ import {
   setBpfTraceHook,
   tracepointId,
 } from '../src/runtime/sys/index.js';
+import { AttachTypes, LinkTypes, MapTypes, ProgramTypes } from '../src/runtime/sys/kinds.js';
 import { viewOf } from '../src/runtime/sys/libc.js';
 import {
   countOpenFds,

@@ -14,8 +14,8 @@ import type { Btf, BtfDatasec, BtfType } from '../btf/types.js';
 import { BtfError, OptionError } from '../errors.js';
 import { collectObject } from '../runtime/collect/object.js';
 import { kconfigLayout } from '../runtime/externs/kconfig.js';
-import { type MapType, mapTypeName, type UnknownKind } from '../runtime/kinds.js';
 import type { ObjectSpec } from '../runtime/spec.js';
+import { type MapType, mapTypeName, type UnknownKind } from '../runtime/sys/kinds.js';
 
 /** The runtime wrapper class a map gets in the skeleton. */
 export type MapWrapper =

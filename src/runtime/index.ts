@@ -15,7 +15,6 @@ export {
 } from '../errors.js';
 export * from './attach/index.js';
 export type { Codec } from './codec.js';
-export type { AttachType, LinkType, MapType, ProgramType } from './kinds.js';
 export { BpfLink, type BpfLinkType } from './link.js';
 export { BpfMap, type MapMemory } from './map.js';
 export { BpfObject, type TokenState } from './object.js';
@@ -38,6 +37,7 @@ export {
   WAIT_SLICE_MS,
 } from './ringbuf.js';
 export * from './skeleton-support.js';
+export type { AttachType, LinkType, MapType, ProgramType } from './sys/kinds.js';
 export { type PerfEventAttr, PerfSwConfig, PerfType, perfEventOpen } from './sys/perf.js';
 export {
   ArrayMap,

@@ -11,10 +11,10 @@
  */
 import { unlinkSync } from 'node:fs';
 import { BpfError, OptionError } from '../errors.js';
-import { type LinkType, linkTypeName } from './kinds.js';
 import type { BpfProgram } from './program.js';
 import { closeFd } from './sys/fd.js';
 import { type LinkInfo, linkInfo } from './sys/info.js';
+import { type LinkType, linkTypeName } from './sys/kinds.js';
 import { linkUpdate } from './sys/link.js';
 import { objGet, objPin } from './sys/map.js';
 import { type TcFilter, tcFilterDetach } from './sys/netlink.js';

@@ -5,8 +5,8 @@
  * @module
  */
 import { BpfError } from '../errors.js';
-import { type MapType, mapTypeName, type UnknownKind } from './kinds.js';
 import type { MapSpec } from './spec.js';
+import { type MapType, mapTypeName, type UnknownKind } from './sys/kinds.js';
 import { mapDelete, mapGetNextKey, mapLookup, mapLookupAndDelete, mapUpdate } from './sys/map.js';
 
 /** The live memory of a loaded global data map, and how to release it. */

@@ -16,7 +16,6 @@ import { collectObject } from './collect/object.js';
 import { describePoison } from './core/index.js';
 import { describeKfuncPoison } from './externs/patch.js';
 import { type ResolvedExterns, resolveExterns } from './externs/resolve.js';
-import { AttachTypes, MapTypes, ProgramTypes } from './kinds.js';
 import type { BpfLink } from './link.js';
 import { prepareBtf } from './load/btf.js';
 import { relocateCore } from './load/core.js';
@@ -32,6 +31,7 @@ import { BpfCmd } from './sys/bpf.js';
 import { btfGetFdById, btfLoad } from './sys/btf.js';
 import { closeFd } from './sys/fd.js';
 import { btfData, progInfo } from './sys/info.js';
+import { AttachTypes, MapTypes, ProgramTypes } from './sys/kinds.js';
 import { mapUpdate } from './sys/map.js';
 import { progBindMap } from './sys/prog.js';
 import {

@@ -8,10 +8,10 @@
 import { createBtf } from '../btf/create.js';
 import type { BtfType } from '../btf/types.js';
 import { writeBtf } from '../btf/write.js';
-import { MapTypes, ProgramTypes } from './kinds.js';
 import { btfLoad } from './sys/btf.js';
 import { MapFlag } from './sys/consts.js';
 import { closeFd } from './sys/fd.js';
+import { MapTypes, ProgramTypes } from './sys/kinds.js';
 import { mapCreate } from './sys/map.js';
 import { progLoad } from './sys/prog.js';
 

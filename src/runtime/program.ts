@@ -5,10 +5,10 @@
  */
 import { BpfError, OptionError } from '../errors.js';
 import { autoAttach } from './attach/auto.js';
-import type { AttachType, ProgramType } from './kinds.js';
 import type { BpfLink } from './link.js';
 import type { SectionSpec } from './sections.js';
 import type { ProgramSpec } from './spec.js';
+import type { AttachType, ProgramType } from './sys/kinds.js';
 
 /** A loaded BPF program that another program is loaded against (see {@link BpfProgram.setAttachTarget}). */
 export interface AttachTarget {

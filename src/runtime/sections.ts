@@ -11,8 +11,9 @@
  *
  * @module
  */
-import type { AttachType, ProgramType } from './kinds.js';
+
 import { ProgFlag } from './sys/consts.js';
+import type { AttachType, ProgramType } from './sys/kinds.js';
 
 /** How a program attaches when its section names a target ('none': the caller supplies the target). */
 export type AttachKind =

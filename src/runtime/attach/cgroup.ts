@@ -5,11 +5,11 @@
  * @module
  */
 import { BpfError, OptionError } from '../../errors.js';
-import { type AttachType, AttachTypes } from '../kinds.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { AttachFlag } from '../sys/consts.js';
 import { closeFd, dupCloexec, O_DIRECTORY, O_RDONLY, openAt } from '../sys/fd.js';
+import { type AttachType, AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { progAttach } from '../sys/prog.js';
 import { type Placement, placement } from './net.js';

@@ -6,11 +6,11 @@
  * @module
  */
 import { BpfError, OptionError } from '../../errors.js';
-import { AttachTypes } from '../kinds.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfMap } from '../map.js';
 import type { BpfProgram } from '../program.js';
 import { closeFd, O_DIRECTORY, O_RDONLY, openAt, readFd } from '../sys/fd.js';
+import { AttachTypes } from '../sys/kinds.js';
 import { iterCreate, linkCreate } from '../sys/link.js';
 
 /** Order of a cgroup iterator (`enum bpf_cgroup_iter_order`). */

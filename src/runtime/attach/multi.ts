@@ -6,9 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { BpfError, FeatureMissingError, OptionError } from '../../errors.js';
-import { AttachTypes } from '../kinds.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
+import { AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { TRACEFS } from '../sys/perf.js';
 import { resolveBinaryPath } from './binary-path.js';

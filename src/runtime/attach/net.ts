@@ -6,12 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { BpfError, OptionError } from '../../errors.js';
-import { type AttachType, AttachTypes } from '../kinds.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfMap } from '../map.js';
 import type { BpfProgram } from '../program.js';
 import { AttachFlag } from '../sys/consts.js';
 import { closeFd, dupCloexec, O_RDONLY, openAt } from '../sys/fd.js';
+import { type AttachType, AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { progAttach } from '../sys/prog.js';
 import { socketAttachBpf } from '../sys/socket.js';

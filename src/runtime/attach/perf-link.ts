@@ -6,9 +6,9 @@
  * @module
  */
 import { BpfError, FeatureMissingError } from '../../errors.js';
-import { AttachTypes } from '../kinds.js';
 import { BpfLink } from '../link.js';
 import { closeFd } from '../sys/fd.js';
+import { AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { perfEventEnable, perfEventSetBpf } from '../sys/perf.js';
 

@@ -6,13 +6,13 @@
  */
 import { parseBtf } from '../../btf/parse.js';
 import { BpfError } from '../../errors.js';
-import { AttachTypes } from '../kinds.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { toU64 } from '../sys/attr.js';
 import { btfGetFdById } from '../sys/btf.js';
 import { closeFd } from '../sys/fd.js';
 import { btfData, progInfo } from '../sys/info.js';
+import { AttachTypes } from '../sys/kinds.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';
 import type { CookieOption } from './probes.js';
 

@@ -9,8 +9,8 @@ import type { ElfFile, ElfSection } from '../../elf/types.js';
 import { SHF, SHT } from '../../elf/types.js';
 import { ElfError } from '../../errors.js';
 import { kconfigLayout } from '../externs/kconfig.js';
-import { MapTypes } from '../kinds.js';
 import type { MapSpec, PinningMode, SlotInit } from '../spec.js';
+import { MapTypes } from '../sys/kinds.js';
 
 /** `BPF_F_RDONLY_PROG`: programs may only read the map. */
 const F_RDONLY_PROG = 0x80;

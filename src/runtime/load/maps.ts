@@ -7,7 +7,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../../errors.js';
-import { MapTypes } from '../kinds.js';
 import type { MapMemory } from '../map.js';
 import { mmapMap } from '../memory.js';
 import type { MapSpec } from '../spec.js';
@@ -15,6 +14,7 @@ import { MapFlag } from '../sys/consts.js';
 import { possibleCpuCount } from '../sys/cpus.js';
 import { closeFd } from '../sys/fd.js';
 import { mapInfo } from '../sys/info.js';
+import { MapTypes } from '../sys/kinds.js';
 import { mapCreate, mapFreeze, mapUpdate, objGet, objPin } from '../sys/map.js';
 
 /** A created (or reused) map. */

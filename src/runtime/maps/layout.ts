@@ -6,9 +6,9 @@
  */
 import { BpfError, OptionError } from '../../errors.js';
 import type { Codec } from '../codec.js';
-import type { MapType } from '../kinds.js';
 import type { BpfMap } from '../map.js';
 import { possibleCpuCount } from '../sys/cpus.js';
+import type { MapType } from '../sys/kinds.js';
 
 /** Zeroed bytes with a DataView over them: one per-instance scratch for keys or values. */
 export interface Scratch {

@@ -4,8 +4,8 @@
  * @module
  */
 import type { Codec } from '../codec.js';
-import type { MapType } from '../kinds.js';
 import type { BpfMap } from '../map.js';
+import type { MapType } from '../sys/kinds.js';
 import { checkCodecSize, checkMapType, type Scratch, scratch } from './layout.js';
 
 /** `BPF_EXIST` for push: when full, drop the oldest element (queue) or the bottom one (stack) to make room. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { LinkTypes } from '../kinds.js';
+
 import {
   BTF_INFO_LAYOUT,
   checkFd,
@@ -20,8 +20,8 @@ import {
   readCString,
 } from './attr.js';
 import { BpfCmd, type BpfCmdValue, bpf, bpfFailure, bpfRaw } from './bpf.js';
-
 import { Errno } from './errno.js';
+import { LinkTypes } from './kinds.js';
 
 const infoAttr = newAttrScratch(OBJ_INFO_ATTR.size);
 
