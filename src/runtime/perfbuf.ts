@@ -16,7 +16,7 @@ import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
 import { mmapMap } from './memory.js';
 import { onlineCpus } from './sys/cpus.js';
-import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
+import { EpollFlag } from './sys/epoll.js';
 import { closeFd } from './sys/fd.js';
 import { mapInfo } from './sys/info.js';
 import { mapDelete, mapUpdate } from './sys/map.js';
@@ -29,6 +29,7 @@ import {
   perfEventEnable,
   perfEventOpen,
 } from './sys/perf.js';
+import { type EpollWaiter, newEpollWaiter } from './waiter.js';
 
 /* Offsets in `struct perf_event_mmap_page` (kernel BTF): data_head 1024, data_tail 1032, data_offset 1040,
  * data_size 1048, all __u64. */
@@ -140,12 +141,10 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   lost = 0;
   readonly #decode: (view: DataView, offset: number, length: number) => T;
   readonly #rings: CpuRing[] = [];
-  readonly #epfd: number;
-  readonly #events: EpollEvents;
+  readonly #waiter: EpollWaiter;
   readonly #scratch = new Uint8Array(MAX_RECORD + 1);
   readonly #scratchView = new DataView(this.#scratch.buffer);
   #closed = false;
-  #pendingWait: Promise<number> | undefined;
   #wake: () => void = () => {};
   readonly #closing: Promise<void>;
 
@@ -168,8 +167,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     this.#closing = new Promise((resolve) => {
       this.#wake = resolve;
     });
-    this.#epfd = epollCreate();
-    this.#events = new EpollEvents(Math.max(cpus.length, 1));
+    this.#waiter = newEpollWaiter(Math.max(cpus.length, 1));
     try {
       for (const cpu of cpus) this.#open(cpu, pages, opts.wakeupEvents ?? 1);
     } catch (err) {
@@ -219,7 +217,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
       if (n > 0) return n;
       const left = deadline - Date.now();
       if (left <= 0) return 0;
-      await Promise.race([this.#wait(Math.min(left, WAIT_SLICE_MS)), this.#closing]);
+      await Promise.race([this.#waiter.wait(Math.min(left, WAIT_SLICE_MS)), this.#closing]);
     }
   }
 
@@ -259,7 +257,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
         }
       }
     }
-    closeFd(this.#epfd);
+    this.#waiter.close();
     this.#wake();
     if (errors.length > 0) throw errors[0];
   }
@@ -306,7 +304,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     const key = u8(new Uint32Array([cpu]));
     const value = u8(new Uint32Array([fd]));
     mapUpdate(loadedFd(this.map), key, value, 0);
-    epollAdd(this.#epfd, fd, EpollFlag.IN, cpu);
+    this.#waiter.add(fd, EpollFlag.IN, cpu);
     perfEventEnable(fd);
   }
 
@@ -367,15 +365,6 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     const first = Math.min(length, dataSize - at);
     this.#scratch.set(bytes.subarray(dataOffset + at, dataOffset + at + first), 0);
     this.#scratch.set(bytes.subarray(dataOffset, dataOffset + length - first), first);
-  }
-
-  #wait(timeoutMs: number): Promise<number> {
-    if (this.#pendingWait !== undefined) return this.#pendingWait;
-    const wait = this.#events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
-      this.#pendingWait = undefined;
-    });
-    this.#pendingWait = wait;
-    return wait;
   }
 }
 

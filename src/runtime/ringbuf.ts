@@ -16,9 +16,9 @@ import { BpfError, OptionError } from '../errors.js';
 import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
 import { mapRingPages } from './memory.js';
-import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
-import { closeFd } from './sys/fd.js';
+import { EpollFlag } from './sys/epoll.js';
 import { pageSize } from './sys/mmap.js';
+import { type EpollWaiter, newEpollWaiter, waiterFor } from './waiter.js';
 
 const BUSY_BIT = 0x80000000 | 0;
 const DISCARD_BIT = 0x40000000;
@@ -99,9 +99,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #release: () => void = () => {};
   /** Offset of the data area in the read-only mapping. */
   #base = 0;
-  #epfd = -1;
-  #events: EpollEvents | undefined;
-  #pendingWait: Promise<number> | undefined;
+  #waiter: EpollWaiter | undefined;
   #closed = false;
   readonly #closing = deferred();
   #taken: T | undefined;
@@ -194,8 +192,8 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     if (this.#closed) return;
     this.#closed = true;
     this.#release();
-    if (this.#epfd >= 0) closeFd(this.#epfd);
-    this.#epfd = -1;
+    this.#waiter?.close();
+    this.#waiter = undefined;
     this.#closing.resolve();
   }
 
@@ -225,24 +223,8 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
 
   /** One epoll_wait on a worker thread; concurrent callers share it. */
   #epollWait(timeoutMs: number): Promise<number> {
-    if (this.#pendingWait !== undefined) return this.#pendingWait;
-    if (this.#epfd < 0) {
-      this.#epfd = epollCreate();
-      try {
-        epollAdd(this.#epfd, this.map.fd, EpollFlag.IN, 0);
-      } catch (err) {
-        closeFd(this.#epfd);
-        this.#epfd = -1;
-        throw err;
-      }
-      this.#events = new EpollEvents(1);
-    }
-    const events = this.#events as EpollEvents;
-    const wait = events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
-      this.#pendingWait = undefined;
-    });
-    this.#pendingWait = wait;
-    return wait;
+    this.#waiter ??= waiterFor(this.map.fd, EpollFlag.IN);
+    return this.#waiter.wait(timeoutMs);
   }
 
   /**
@@ -336,15 +318,9 @@ interface Member {
  */
 export class RingBufferSet implements Disposable {
   readonly #members: Member[] = [];
-  readonly #epfd: number;
-  readonly #events = new EpollEvents(64);
+  readonly #waiter = newEpollWaiter(64);
   readonly #closing = deferred();
-  #pendingWait: Promise<number> | undefined;
   #closed = false;
-
-  constructor() {
-    this.#epfd = epollCreate();
-  }
 
   /** The rings in the set, in the order they were added. */
   get rings(): readonly RingBuffer<unknown>[] {
@@ -355,7 +331,7 @@ export class RingBufferSet implements Disposable {
   add<T>(ring: RingBuffer<T>, handler: RecordHandler<T>): this {
     if (this.#closed) throw new BpfError('this RingBufferSet is closed', { code: 'EBADF' });
     if (ring.closed) throw new OptionError(`ring buffer '${ring.map.name}' is closed`, { option: 'ring' });
-    epollAdd(this.#epfd, ring.map.fd, EpollFlag.IN, this.#members.length);
+    this.#waiter.add(ring.map.fd, EpollFlag.IN, this.#members.length);
     this.#members.push({ ring, handler } as Member);
     return this;
   }
@@ -379,7 +355,7 @@ export class RingBufferSet implements Disposable {
       if (now > 0) return now;
       const left = deadline - Date.now();
       if (left <= 0) return 0;
-      await Promise.race([this.#wait(Math.min(left, WAIT_SLICE_MS)), this.#closing.promise]);
+      await Promise.race([this.#waiter.wait(Math.min(left, WAIT_SLICE_MS)), this.#closing.promise]);
     }
   }
 
@@ -387,21 +363,12 @@ export class RingBufferSet implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    closeFd(this.#epfd);
+    this.#waiter.close();
     for (const m of this.#members) m.ring.close();
     this.#closing.resolve();
   }
 
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #wait(timeoutMs: number): Promise<number> {
-    if (this.#pendingWait !== undefined) return this.#pendingWait;
-    const wait = this.#events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
-      this.#pendingWait = undefined;
-    });
-    this.#pendingWait = wait;
-    return wait;
   }
 }

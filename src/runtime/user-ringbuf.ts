@@ -19,9 +19,9 @@ import type { Codec } from './codec.js';
 import type { BpfMap } from './map.js';
 import { mapRingPages } from './memory.js';
 import { WAIT_SLICE_MS } from './ringbuf.js';
-import { EpollEvents, EpollFlag, epollAdd, epollCreate } from './sys/epoll.js';
-import { closeFd } from './sys/fd.js';
+import { EpollFlag } from './sys/epoll.js';
 import { pageSize } from './sys/mmap.js';
+import { type EpollWaiter, waiterFor } from './waiter.js';
 
 const BUSY_BIT = 0x80000000 | 0;
 const DISCARD_BIT = 0x40000000;
@@ -60,9 +60,7 @@ export class UserRingBuffer<T = Uint8Array> implements Disposable {
   #position = 0;
   #release: () => void = () => {};
   #base = 0;
-  #epfd = -1;
-  #events: EpollEvents | undefined;
-  #pendingWait: Promise<number> | undefined;
+  #waiter: EpollWaiter | undefined;
   #closed = false;
 
   constructor(map: BpfMap, codec?: Codec<T>) {
@@ -206,8 +204,8 @@ export class UserRingBuffer<T = Uint8Array> implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#release();
-    if (this.#epfd >= 0) closeFd(this.#epfd);
-    this.#epfd = -1;
+    this.#waiter?.close();
+    this.#waiter = undefined;
   }
 
   [Symbol.dispose](): void {
@@ -276,26 +274,10 @@ export class UserRingBuffer<T = Uint8Array> implements Disposable {
 
   /** One epoll_wait for EPOLLOUT on a worker thread; concurrent callers share it. */
   #epollWait(timeoutMs: number): Promise<number> {
-    if (this.#pendingWait !== undefined) return this.#pendingWait;
-    if (this.#epfd < 0) {
-      this.#epfd = epollCreate();
-      try {
-        // Edge-triggered: the map reports EPOLLOUT whenever the ring is not full, which would return at once
-        // while a record still does not fit; an edge comes with each wakeup after a drain instead.
-        epollAdd(this.#epfd, this.map.fd, EpollFlag.OUT | EpollFlag.ET, 0);
-      } catch (err) {
-        closeFd(this.#epfd);
-        this.#epfd = -1;
-        throw err;
-      }
-      this.#events = new EpollEvents(1);
-    }
-    const events = this.#events as EpollEvents;
-    const wait = events.waitAsync(this.#epfd, Math.ceil(timeoutMs)).finally(() => {
-      this.#pendingWait = undefined;
-    });
-    this.#pendingWait = wait;
-    return wait;
+    // Edge-triggered: the map reports EPOLLOUT whenever the ring is not full, which would return at once
+    // while a record still does not fit; an edge comes with each wakeup after a drain instead.
+    this.#waiter ??= waiterFor(this.map.fd, EpollFlag.OUT | EpollFlag.ET);
+    return this.#waiter.wait(timeoutMs);
   }
 }
 
