@@ -8,13 +8,11 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BpfError, ElfError } from '../../errors.js';
+import { fileOffsetOf, type NativeElf, SHT_NOBITS, withNativeElf } from './native-file.js';
 
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;
-const SHT_NOBITS = 8;
-const PT_LOAD = 1;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const SHN_UNDEF = 0;
@@ -34,114 +32,15 @@ export interface NativeFunction {
   readonly ifunc: boolean;
 }
 
-interface Section {
-  type: number;
-  addr: bigint;
-  offset: bigint;
-  size: bigint;
-  link: number;
-  entsize: bigint;
-}
-
-interface Segment {
-  type: number;
-  offset: bigint;
-  vaddr: bigint;
-  filesz: bigint;
-}
-
-class Reader {
-  readonly size: number;
-  constructor(
-    readonly fd: number,
-    readonly path: string,
-  ) {
-    this.size = fstatSync(fd).size;
-  }
-
-  read(offset: bigint, length: bigint, what: string): Buffer {
-    if (offset < 0n || length < 0n || offset + length > BigInt(this.size)) {
-      throw new ElfError(
-        `${what} (${length} bytes at ${offset}) lies outside the file (${this.size} bytes)`,
-        {
-          file: this.path,
-          offset: Number(offset),
-        },
-      );
-    }
-    const buf = Buffer.alloc(Number(length));
-    let done = 0;
-    while (done < buf.length) {
-      const n = readSync(this.fd, buf, done, buf.length - done, Number(offset) + done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf;
-  }
-}
-
 /** Every defined function symbol of `path` (from `.symtab` and `.dynsym`), with its file offset. */
 export function readNativeFunctions(path: string): NativeFunction[] {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new BpfError(`cannot open ${path} to find its symbols: ${code}`, {
-      code,
-      command: 'open',
-      cause: err,
-    });
-  }
-  try {
-    return readFunctions(new Reader(fd, path));
-  } finally {
-    closeSync(fd);
-  }
+  return withNativeElf(path, 'find its symbols', readFunctions);
 }
 
-function readFunctions(r: Reader): NativeFunction[] {
-  const h = r.read(0n, 64n, 'ELF header');
-  if (h.readUInt32BE(0) !== 0x7f454c46) {
-    throw new ElfError('not an ELF file (bad magic)', { file: r.path, offset: 0 });
-  }
-  if (h[4] !== 2 || h[5] !== 1) {
-    throw new ElfError('only 64-bit little-endian ELF files are supported', { file: r.path, offset: 4 });
-  }
-  const phoff = h.readBigUInt64LE(32);
-  const shoff = h.readBigUInt64LE(40);
-  const phentsize = BigInt(h.readUInt16LE(54));
-  const phnum = h.readUInt16LE(56);
-  const shentsize = BigInt(h.readUInt16LE(58));
-  const shnum = h.readUInt16LE(60);
-  if (shnum === 0 || shoff === 0n) {
+function readFunctions(r: NativeElf): NativeFunction[] {
+  const { sections, segments } = r;
+  if (sections.length === 0) {
     throw new ElfError('the file has no section headers, so no symbols', { file: r.path });
-  }
-  const shdrs = r.read(shoff, shentsize * BigInt(shnum), 'section headers');
-  const sections: Section[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const o = i * Number(shentsize);
-    sections.push({
-      type: shdrs.readUInt32LE(o + 4),
-      addr: shdrs.readBigUInt64LE(o + 16),
-      offset: shdrs.readBigUInt64LE(o + 24),
-      size: shdrs.readBigUInt64LE(o + 32),
-      link: shdrs.readUInt32LE(o + 40),
-      entsize: shdrs.readBigUInt64LE(o + 56),
-    });
-  }
-  const segments: Segment[] = [];
-  if (phnum > 0 && phoff !== 0n) {
-    const phdrs = r.read(phoff, phentsize * BigInt(phnum), 'program headers');
-    for (let i = 0; i < phnum; i++) {
-      const o = i * Number(phentsize);
-      segments.push({
-        type: phdrs.readUInt32LE(o),
-        offset: phdrs.readBigUInt64LE(o + 8),
-        vaddr: phdrs.readBigUInt64LE(o + 16),
-        filesz: phdrs.readBigUInt64LE(o + 32),
-      });
-    }
   }
   const out: NativeFunction[] = [];
   for (const s of sections) {
@@ -166,7 +65,8 @@ function readFunctions(r: Reader): NativeFunction[] {
       const address = syms.readBigUInt64LE(o + 8);
       const bindValue = info >> 4;
       const bind = bindValue === 1 ? 'global' : bindValue === 2 ? 'weak' : 'local';
-      const fileOffset = toFileOffset(address, segments, sections[shndx]);
+      const section = sections[shndx];
+      const fileOffset = fileOffsetOf(address, segments, section === undefined ? [] : [section]);
       if (fileOffset === undefined) continue;
       out.push({
         name,
@@ -179,22 +79,6 @@ function readFunctions(r: Reader): NativeFunction[] {
     }
   }
   return out;
-}
-
-function toFileOffset(
-  address: bigint,
-  segments: readonly Segment[],
-  section: Section | undefined,
-): bigint | undefined {
-  for (const p of segments) {
-    if (p.type === PT_LOAD && address >= p.vaddr && address < p.vaddr + p.filesz) {
-      return address - p.vaddr + p.offset;
-    }
-  }
-  if (section !== undefined && section.type !== SHT_NOBITS && address >= section.addr) {
-    return address - section.addr + section.offset;
-  }
-  return undefined;
 }
 
 /**

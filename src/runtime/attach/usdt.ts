@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { loadKernelBtf } from '../../btf/kernel.js';
 import { BpfError, ElfError, FeatureMissingError, OptionError } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
@@ -24,11 +23,16 @@ import { closeFd } from '../sys/fd.js';
 import { mapGetFdById, mapInfo, progInfo } from '../sys/info.js';
 import { mapUpdate } from '../sys/map.js';
 import { resolveBinaryPath } from './binary-path.js';
+import {
+  fileOffsetOf,
+  type NativeElf,
+  type NativeSection,
+  type NativeSegment,
+  withNativeElf,
+} from './native-file.js';
 import { attachUprobe } from './probes.js';
 
 const SHT_NOTE = 7;
-const SHT_NOBITS = 8;
-const PT_LOAD = 1;
 const NT_STAPSDT = 3;
 
 /** One USDT probe site of a binary. */
@@ -47,46 +51,6 @@ export interface UsdtProbe {
   readonly args: string;
 }
 
-interface Section {
-  name: string;
-  type: number;
-  addr: bigint;
-  offset: bigint;
-  size: bigint;
-}
-
-interface Segment {
-  type: number;
-  offset: bigint;
-  vaddr: bigint;
-  filesz: bigint;
-}
-
-/** Positional reads of a file, so that a large library is not read whole. */
-function readAt(
-  fd: number,
-  fileSize: number,
-  offset: bigint,
-  length: bigint,
-  what: string,
-  path: string,
-): Buffer {
-  if (offset < 0n || length < 0n || offset + length > BigInt(fileSize)) {
-    throw new ElfError(`${what} (${length} bytes at ${offset}) lies outside the file (${fileSize} bytes)`, {
-      file: path,
-      offset: Number(offset),
-    });
-  }
-  const buf = Buffer.alloc(Number(length));
-  let done = 0;
-  while (done < buf.length) {
-    const n = readSync(fd, buf, done, buf.length - done, Number(offset) + done);
-    if (n === 0) break;
-    done += n;
-  }
-  return buf;
-}
-
 function cString(buf: Buffer, start: number, end: number): { text: string; next: number } | undefined {
   const nul = buf.indexOf(0, start);
   if (nul < 0 || nul >= end) return undefined;
@@ -100,77 +64,11 @@ function cString(buf: Buffer, start: number, end: number): { text: string; next:
  *   is malformed
  */
 export function readUsdtProbes(path: string): UsdtProbe[] {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new BpfError(`cannot open ${path} to read its USDT notes: ${code}`, {
-      code,
-      command: 'open',
-      cause: err,
-    });
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const read = (offset: bigint, length: bigint, what: string) =>
-      readAt(fd, size, offset, length, what, path);
-    return probesOf(read, path);
-  } finally {
-    closeSync(fd);
-  }
+  return withNativeElf(path, 'read its USDT notes', probesOf);
 }
 
-type Read = (offset: bigint, length: bigint, what: string) => Buffer;
-
-function probesOf(read: Read, path: string): UsdtProbe[] {
-  const h = read(0n, 64n, 'ELF header');
-  if (h.readUInt32BE(0) !== 0x7f454c46)
-    throw new ElfError('not an ELF file (bad magic)', { file: path, offset: 0 });
-  if (h[4] !== 2 || h[5] !== 1) {
-    throw new ElfError('only 64-bit little-endian ELF files are supported', { file: path, offset: 4 });
-  }
-  const phoff = h.readBigUInt64LE(32);
-  const shoff = h.readBigUInt64LE(40);
-  const phentsize = h.readUInt16LE(54);
-  const phnum = h.readUInt16LE(56);
-  const shentsize = h.readUInt16LE(58);
-  const shnum = h.readUInt16LE(60);
-  const shstrndx = h.readUInt16LE(62);
-  if (shnum === 0 || shoff === 0n) return [];
-  const shdrs = read(shoff, BigInt(shentsize * shnum), 'section headers');
-  const raw = [...Array(shnum).keys()].map((i) => {
-    const o = i * shentsize;
-    return {
-      nameOff: shdrs.readUInt32LE(o),
-      type: shdrs.readUInt32LE(o + 4),
-      addr: shdrs.readBigUInt64LE(o + 16),
-      offset: shdrs.readBigUInt64LE(o + 24),
-      size: shdrs.readBigUInt64LE(o + 32),
-    };
-  });
-  const strtab = raw[shstrndx];
-  if (strtab === undefined || strtab.type === SHT_NOBITS) {
-    throw new ElfError(`section name table index ${shstrndx} names no section`, { file: path });
-  }
-  const names = read(strtab.offset, strtab.size, 'section name table');
-  const sections: Section[] = raw.map((s) => ({
-    ...s,
-    name: cString(names, s.nameOff, names.length)?.text ?? '',
-  }));
-  const segments: Segment[] = [];
-  if (phnum > 0 && phoff !== 0n) {
-    const phdrs = read(phoff, BigInt(phentsize * phnum), 'program headers');
-    for (let i = 0; i < phnum; i++) {
-      const o = i * phentsize;
-      segments.push({
-        type: phdrs.readUInt32LE(o),
-        offset: phdrs.readBigUInt64LE(o + 8),
-        vaddr: phdrs.readBigUInt64LE(o + 16),
-        filesz: phdrs.readBigUInt64LE(o + 32),
-      });
-    }
-  }
+function probesOf(elf: NativeElf): UsdtProbe[] {
+  const { sections, segments, read, path } = elf;
   const notes = sections.find((s) => s.name === '.note.stapsdt' && s.type === SHT_NOTE);
   if (notes === undefined) return [];
   const base = sections.find((s) => s.name === '.stapsdt.base');
@@ -204,9 +102,9 @@ function parseNote(
   bytes: Buffer,
   descAt: number,
   descsz: number,
-  base: Section | undefined,
-  segments: readonly Segment[],
-  sections: readonly Section[],
+  base: NativeSection | undefined,
+  segments: readonly NativeSegment[],
+  sections: readonly NativeSection[],
   path: string,
   where: number,
 ): UsdtProbe {
@@ -263,23 +161,6 @@ function parseNote(
     semaphoreOffset,
     args: args.text,
   };
-}
-
-function fileOffsetOf(
-  address: bigint,
-  segments: readonly Segment[],
-  sections: readonly Section[],
-): bigint | undefined {
-  for (const p of segments) {
-    if (p.type === PT_LOAD && address >= p.vaddr && address < p.vaddr + p.filesz)
-      return address - p.vaddr + p.offset;
-  }
-  for (const s of sections) {
-    if (s.type !== SHT_NOBITS && s.addr !== 0n && address >= s.addr && address < s.addr + s.size) {
-      return address - s.addr + s.offset;
-    }
-  }
-  return undefined;
 }
 
 /** Where one USDT argument is, as its description says. */
