@@ -5,7 +5,7 @@
  */
 import { BpfError } from '../../errors.js';
 import { errnoDescription, errnoName } from './errno.js';
-import { errno, syscall3p, syscallNumbers } from './libc.js';
+import { errno, syscall3, syscall3p, syscallNumbers } from './libc.js';
 
 /** Syscall number of bpf(2) on this architecture. */
 const SYS_bpf = syscallNumbers.bpf;
@@ -117,6 +117,19 @@ export function bpfRaw(cmd: BpfCmdValue, attr: Buffer, size: number): number {
   }
   if (traceHook !== undefined) traceHook(cmd, attr, size, ret, err);
   return ret < 0 ? -err : ret;
+}
+
+/**
+ * {@link bpfRaw} for a long-lived attr buffer whose address the caller has looked up once (see
+ * `addressOf`): the hot path of map element access, which saves koffi finding the buffer's address on every
+ * call. Hooks, EINTR retries and errors behave as in {@link bpfRaw}.
+ */
+export function bpfRawAt(cmd: BpfCmdValue, attr: Buffer, address: number, size: number): number {
+  if (faultHook !== undefined || traceHook !== undefined) return bpfRaw(cmd, attr, size);
+  const ret = syscall3(SYS_bpf, cmd, address, size);
+  if (ret >= 0) return ret;
+  const err = errno();
+  return err === 4 ? bpfRaw(cmd, attr, size) : -err;
 }
 
 /**

@@ -20,6 +20,17 @@ export const syscall3p = libc.func('long syscall(long nr, long a, void *b, ulong
   c: number | bigint,
 ) => number;
 
+/**
+ * `syscall(nr, a, b, c)` with integer arguments only, the pointer passed as a number address. The hot
+ * paths (map element access) use it: koffi converts a number faster than it finds a buffer's address.
+ */
+export const syscall3 = libc.func('long syscall(long nr, long a, long b, ulong c)') as (
+  nr: number,
+  a: number,
+  b: number,
+  c: number,
+) => number;
+
 /** `syscall(nr, a, b, c, d, e)` with integer arguments only (pointers passed as bigint addresses). */
 export const syscall5 = libc.func('long syscall(long nr, long a, long b, long c, long d, long e)') as (
   nr: number,

@@ -27,7 +27,7 @@ import {
   putU64,
   toU64,
 } from './attr.js';
-import { BpfCmd, type BpfCmdValue, bpf, bpfFailure, bpfRaw } from './bpf.js';
+import { BpfCmd, type BpfCmdValue, bpf, bpfFailure, bpfRaw, bpfRawAt } from './bpf.js';
 import { BPF_F_TOKEN_FD, MapFlag } from './consts.js';
 import { Errno } from './errno.js';
 import { addressOf } from './libc.js';
@@ -105,6 +105,7 @@ export function mapCreate(opts: MapCreateOptions): number {
 
 const elem = newAttrScratch(MAP_ELEM_ATTR.size);
 const ELEM_SIZE = MAP_ELEM_ATTR.size;
+const ELEM_ADDRESS = Number(addressOf(elem.buf));
 const FD_U32 = MAP_ELEM_ATTR.fields.map_fd.offset / 4;
 const KEY_U64 = MAP_ELEM_ATTR.fields.key.offset / 8;
 const VALUE_U64 = MAP_ELEM_ATTR.fields.value.offset / 8;
@@ -157,7 +158,7 @@ function fillElem(
 }
 
 function elemCall(cmd: BpfCmdValue, fd: number, missingOk: boolean): boolean {
-  const r = bpfRaw(cmd, elem.buf, ELEM_SIZE);
+  const r = bpfRawAt(cmd, elem.buf, ELEM_ADDRESS, ELEM_SIZE);
   if (r >= 0) return true;
   if (missingOk && r === -Errno.ENOENT) return false;
   throw bpfFailure(cmd, -r, `map fd ${fd}`);
