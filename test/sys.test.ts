@@ -237,6 +237,23 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
       });
     });
 
+    it('refuses a reused buffer once it is detached, and takes flags above 2^32', () => {
+      withFds((keep) => {
+        const fd = keep(mapCreate({ type: MapTypes.hash, keySize: 4, valueSize: 8, maxEntries: 4 }));
+        const key = u32Key(7);
+        const value = u64Value(0x1_0000_0002n);
+        mapUpdate(fd, key, value);
+        // Same objects again: the cached addresses are used. Then the value's memory is transferred away.
+        expect(mapLookup(fd, key, value)).toBe(true);
+        structuredClone(value.buffer, { transfer: [value.buffer] });
+        expect(value.byteLength).toBe(0);
+        expect(() => mapLookup(fd, key, value)).toThrow(OptionError);
+        // A flags word with high bits set reaches the kernel whole (and is refused there as unknown).
+        expectBpfError(() => mapUpdate(fd, key, u64Value(1n), 1n << 40n), 'EINVAL', 'BPF_MAP_UPDATE_ELEM');
+        expect(mapLookup(fd, key, new Uint8Array(8))).toBe(true);
+      });
+    });
+
     it('keeps per-CPU values, one slot per possible CPU', () => {
       const cpus = possibleCpuCount();
       withFds((keep) => {

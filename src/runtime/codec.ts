@@ -14,4 +14,9 @@ export interface Codec<T> {
   decode(view: DataView, offset: number): T;
   /** Writes `value` at `offset`; bytes of padding are left as they are. */
   encode(value: T, view: DataView, offset: number): void;
+  /**
+   * True when `encode` writes every one of the `size` bytes (a scalar, a struct without padding), so a
+   * buffer needs no zeroing before it: typed maps then skip that step on their hot path.
+   */
+  readonly dense?: boolean;
 }

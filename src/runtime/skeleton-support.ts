@@ -422,6 +422,7 @@ export function writeInt128(view: DataView, offset: number, value: bigint): void
 /** Codec of a C `__s8` / `signed char`. */
 export const int8Codec: Codec<number> = {
   size: 1,
+  dense: true,
   decode: (view, offset) => view.getInt8(offset),
   encode: (value, view, offset) => view.setInt8(offset, value),
 };
@@ -429,6 +430,7 @@ export const int8Codec: Codec<number> = {
 /** Codec of a C `__u8` / `unsigned char`. */
 export const uint8Codec: Codec<number> = {
   size: 1,
+  dense: true,
   decode: (view, offset) => view.getUint8(offset),
   encode: (value, view, offset) => view.setUint8(offset, value),
 };
@@ -436,6 +438,7 @@ export const uint8Codec: Codec<number> = {
 /** Codec of a C `__s16`, little-endian. */
 export const int16Codec: Codec<number> = {
   size: 2,
+  dense: true,
   decode: (view, offset) => view.getInt16(offset, true),
   encode: (value, view, offset) => view.setInt16(offset, value, true),
 };
@@ -443,6 +446,7 @@ export const int16Codec: Codec<number> = {
 /** Codec of a C `__u16`, little-endian. */
 export const uint16Codec: Codec<number> = {
   size: 2,
+  dense: true,
   decode: (view, offset) => view.getUint16(offset, true),
   encode: (value, view, offset) => view.setUint16(offset, value, true),
 };
@@ -450,6 +454,7 @@ export const uint16Codec: Codec<number> = {
 /** Codec of a C `__s32` / `int` (and 4-byte signed enums), little-endian. */
 export const int32Codec: Codec<number> = {
   size: 4,
+  dense: true,
   decode: (view, offset) => view.getInt32(offset, true),
   encode: (value, view, offset) => view.setInt32(offset, value, true),
 };
@@ -457,6 +462,7 @@ export const int32Codec: Codec<number> = {
 /** Codec of a C `__u32` (and 4-byte unsigned enums), little-endian. */
 export const uint32Codec: Codec<number> = {
   size: 4,
+  dense: true,
   decode: (view, offset) => view.getUint32(offset, true),
   encode: (value, view, offset) => view.setUint32(offset, value, true),
 };
@@ -464,6 +470,7 @@ export const uint32Codec: Codec<number> = {
 /** Codec of a C `__s64`, little-endian. */
 export const int64Codec: Codec<bigint> = {
   size: 8,
+  dense: true,
   decode: (view, offset) => view.getBigInt64(offset, true),
   encode: (value, view, offset) => view.setBigInt64(offset, value, true),
 };
@@ -471,6 +478,7 @@ export const int64Codec: Codec<bigint> = {
 /** Codec of a C `__u64` (and pointers), little-endian. */
 export const uint64Codec: Codec<bigint> = {
   size: 8,
+  dense: true,
   decode: (view, offset) => view.getBigUint64(offset, true),
   encode: (value, view, offset) => view.setBigUint64(offset, value, true),
 };
@@ -478,6 +486,7 @@ export const uint64Codec: Codec<bigint> = {
 /** Codec of a C `float`, little-endian. */
 export const float32Codec: Codec<number> = {
   size: 4,
+  dense: true,
   decode: (view, offset) => view.getFloat32(offset, true),
   encode: (value, view, offset) => view.setFloat32(offset, value, true),
 };
@@ -485,6 +494,7 @@ export const float32Codec: Codec<number> = {
 /** Codec of a C `double`, little-endian. */
 export const float64Codec: Codec<number> = {
   size: 8,
+  dense: true,
   decode: (view, offset) => view.getFloat64(offset, true),
   encode: (value, view, offset) => view.setFloat64(offset, value, true),
 };
@@ -492,6 +502,7 @@ export const float64Codec: Codec<number> = {
 /** Codec of a C `_Bool`: any non-zero byte reads as `true`; writes 0 or 1. */
 export const boolCodec: Codec<boolean> = {
   size: 1,
+  dense: true,
   decode: (view, offset) => view.getUint8(offset) !== 0,
   encode: (value, view, offset) => view.setUint8(offset, value ? 1 : 0),
 };

@@ -8,7 +8,14 @@
 import { BpfError } from '../../errors.js';
 import type { Codec } from '../codec.js';
 import type { BpfMap } from '../map.js';
-import { mapLookupAndDeleteBatch, mapLookupBatch, mapUpdateBatch } from '../sys/map.js';
+import {
+  mapDeleteAt,
+  mapLookupAndDeleteBatch,
+  mapLookupAt,
+  mapLookupBatch,
+  mapUpdateAt,
+  mapUpdateBatch,
+} from '../sys/map.js';
 import { isBatchUnsupported, loadedFd, POSITIONAL_BATCH_TYPES, type Scratch, scratch } from './layout.js';
 
 /** Elements per `BPF_MAP_LOOKUP_BATCH` call unless a batch method is told otherwise. */
@@ -80,7 +87,7 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
   /** The value under `key`, or undefined when there is none. */
   get(key: K): V | undefined {
     const v = this.#value;
-    if (!this.map.lookup(this.#encodeKey(key), v.bytes)) return undefined;
+    if (!mapLookupAt(loadedFd(this.map), this.#encodeKey(key), v.address)) return undefined;
     return this.valueCodec.decode(v.view, 0);
   }
 
@@ -90,25 +97,36 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
    */
   getBytes(key: K): Uint8Array | undefined {
     const v = this.#value;
-    return this.map.lookup(this.#encodeKey(key), v.bytes) ? v.bytes : undefined;
+    return mapLookupAt(loadedFd(this.map), this.#encodeKey(key), v.address) ? v.bytes : undefined;
   }
 
   /** Stores `value` under `key`. `flags`: 0 any, 1 only if absent (`BPF_NOEXIST`), 2 only if present. */
   set(key: K, value: V, flags = 0): void {
     const v = this.#value;
-    v.bytes.fill(0);
+    if (this.valueCodec.dense !== true) v.bytes.fill(0);
     this.valueCodec.encode(value, v.view, 0);
-    this.map.update(this.#encodeKey(key), v.bytes, flags);
+    mapUpdateAt(loadedFd(this.map), this.#encodeKey(key), v.address, flags);
   }
 
   /** Removes `key`; false when it was not there. */
   delete(key: K): boolean {
-    return this.map.delete(this.#encodeKey(key));
+    return mapDeleteAt(loadedFd(this.map), this.#encodeKey(key));
+  }
+
+  /**
+   * Removes `key` and returns the value it held, in one step (`BPF_MAP_LOOKUP_AND_DELETE_ELEM`, hash maps
+   * from Linux 5.14): no BPF-side update can slip in between the read and the delete. Undefined when absent.
+   */
+  take(key: K): V | undefined {
+    const v = this.#value;
+    this.#encodeKey(key);
+    if (!this.map.lookupAndDelete(this.#key.bytes, v.bytes)) return undefined;
+    return this.valueCodec.decode(v.view, 0);
   }
 
   /** Whether there is a value under `key`. */
   has(key: K): boolean {
-    return this.map.lookup(this.#encodeKey(key), this.#value.bytes);
+    return mapLookupAt(loadedFd(this.map), this.#encodeKey(key), this.#value.address);
   }
 
   /** The values under `keys`, in order (undefined where absent). One lookup per key. */
@@ -211,11 +229,13 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
   }
 
   /** Encodes `key` into the key scratch; padding bytes stay zero, as hash keys compare all bytes. */
-  #encodeKey(key: K): Uint8Array {
+  /** Encodes `key` into the key scratch; returns its address. */
+  #encodeKey(key: K): number {
     const k = this.#key;
-    k.bytes.fill(0);
+    // Zeroed first so padding never carries bytes of an earlier key: the kernel hashes every key byte.
+    if (this.keyCodec.dense !== true) k.bytes.fill(0);
     this.keyCodec.encode(key, k.view, 0);
-    return k.bytes;
+    return k.address;
   }
 
   /** Whether batch lookups work on this map (tried once, with a one-element batch). */

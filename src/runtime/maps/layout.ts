@@ -9,17 +9,24 @@ import type { Codec } from '../codec.js';
 import type { BpfMap } from '../map.js';
 import { possibleCpuCount } from '../sys/cpus.js';
 import type { MapType } from '../sys/kinds.js';
+import { addressOf } from '../sys/libc.js';
 
 /** Zeroed bytes with a DataView over them: one per-instance scratch for keys or values. */
 export interface Scratch {
   readonly bytes: Uint8Array;
   readonly view: DataView;
+  /** Where `bytes` lives, for the element calls that take addresses (looked up once: it never moves). */
+  readonly address: number;
 }
 
 /** A zeroed scratch of `size` bytes (at least 1, so that its address can be taken). */
 export function scratch(size: number): Scratch {
   const bytes = new Uint8Array(Math.max(size, 1));
-  return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  return {
+    bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    address: Number(addressOf(bytes)),
+  };
 }
 
 /** Throws unless `map` is of one of `types`; `what` names the class for the message. */
@@ -67,6 +74,7 @@ export const POSITIONAL_BATCH_TYPES: readonly MapType[] = [
 /** `__u32` keys of arrays; an index that is not a u32 is an {@link OptionError}. */
 export const U32_INDEX: Codec<number> = {
   size: 4,
+  dense: true,
   decode: (view, offset) => view.getUint32(offset, true),
   encode(value, view, offset) {
     if (value >>> 0 !== value) {

@@ -107,23 +107,26 @@ const elem = newAttrScratch(MAP_ELEM_ATTR.size);
 const ELEM_SIZE = MAP_ELEM_ATTR.size;
 const ELEM_ADDRESS = Number(addressOf(elem.buf));
 const FD_U32 = MAP_ELEM_ATTR.fields.map_fd.offset / 4;
-const KEY_U64 = MAP_ELEM_ATTR.fields.key.offset / 8;
-const VALUE_U64 = MAP_ELEM_ATTR.fields.value.offset / 8;
-const FLAGS_U64 = MAP_ELEM_ATTR.fields.flags.offset / 8;
+const KEY_U32 = MAP_ELEM_ATTR.fields.key.offset / 4;
+const VALUE_U32 = MAP_ELEM_ATTR.fields.value.offset / 4;
+const FLAGS_U32 = MAP_ELEM_ATTR.fields.flags.offset / 4;
+const TWO_32 = 2 ** 32;
 
 /*
  * The last key and value buffers and their addresses. A map object passes the same buffers call after call,
  * and their memory never moves (koffi pins a typed array's store off the V8 heap when it first takes its
- * address), so the address is looked up once per buffer rather than once per call.
+ * address), so the address is looked up once per buffer rather than once per call. A buffer detached since
+ * (transferred away, its memory maybe freed) has length 0 and is refused; `length` rather than `byteLength`
+ * because V8 inlines the one and calls a builtin for the other, a fifth of the JavaScript cost of a call.
  */
 let lastKey: Uint8Array | null = null;
-let lastKeyAddress = 0n;
+let lastKeyAddress = 0;
 let lastValue: Uint8Array | null = null;
-let lastValueAddress = 0n;
+let lastValueAddress = 0;
 
-function bufferAddress(buf: Uint8Array, what: string): bigint {
+function bufferAddress(buf: Uint8Array, what: string): number {
   if (buf.byteLength === 0) throw new OptionError(`${what} buffer is empty (or detached)`, { option: what });
-  return addressOf(buf);
+  return Number(addressOf(buf));
 }
 
 /** Fills the shared element attr; `value` also serves as `next_key`, which shares its slot. */
@@ -133,28 +136,42 @@ function fillElem(
   value: Uint8Array | null,
   flags: number | bigint,
 ): void {
-  if ((fd | 0) !== fd || fd < 0) checkFd(fd, 'map FD');
-  const u64 = elem.u64;
-  u64[0] = 0n;
-  elem.u32[FD_U32] = fd;
-  if (key === null) u64[KEY_U64] = 0n;
-  else {
-    if (key !== lastKey || key.byteLength === 0) {
+  let keyAddress = 0;
+  if (key !== null) {
+    if (key !== lastKey || key.length === 0) {
       lastKeyAddress = bufferAddress(key, 'key');
       lastKey = key;
     }
-    u64[KEY_U64] = lastKeyAddress;
+    keyAddress = lastKeyAddress;
   }
-  if (value === null) u64[VALUE_U64] = 0n;
-  else {
-    if (value !== lastValue || value.byteLength === 0) {
+  let valueAddress = 0;
+  if (value !== null) {
+    if (value !== lastValue || value.length === 0) {
       lastValueAddress = bufferAddress(value, 'value');
       lastValue = value;
     }
-    u64[VALUE_U64] = lastValueAddress;
+    valueAddress = lastValueAddress;
   }
-  u64[FLAGS_U64] =
-    typeof flags === 'bigint' ? toU64(flags, 'flags') : flags === 0 ? 0n : toU64(flags, 'flags');
+  fillElemAt(fd, keyAddress, valueAddress, flags);
+}
+
+/**
+ * Fills the shared element attr from addresses (0 for none). Addresses are below 2^53 on every 64-bit
+ * architecture Node runs on, so a number holds them and 32-bit halves store them without a BigInt.
+ */
+function fillElemAt(fd: number, keyAddress: number, valueAddress: number, flags: number | bigint): void {
+  if ((fd | 0) !== fd || fd < 0) checkFd(fd, 'map FD');
+  const u32 = elem.u32;
+  u32[FD_U32] = fd;
+  u32[FD_U32 + 1] = 0;
+  u32[KEY_U32] = keyAddress >>> 0;
+  u32[KEY_U32 + 1] = (keyAddress - (keyAddress >>> 0)) / TWO_32;
+  u32[VALUE_U32] = valueAddress >>> 0;
+  u32[VALUE_U32 + 1] = (valueAddress - (valueAddress >>> 0)) / TWO_32;
+  if (flags === 0) {
+    u32[FLAGS_U32] = 0;
+    u32[FLAGS_U32 + 1] = 0;
+  } else elem.u64[FLAGS_U32 / 2] = toU64(flags, 'flags');
 }
 
 function elemCall(cmd: BpfCmdValue, fd: number, missingOk: boolean): boolean {
@@ -176,6 +193,32 @@ export function mapLookup(
 ): boolean {
   fillElem(fd, key, value, flags);
   return elemCall(BpfCmd.MAP_LOOKUP_ELEM, fd, true);
+}
+
+/**
+ * {@link mapLookup} for long-lived buffers whose addresses the caller looked up once with `addressOf`
+ * (typed maps and their own scratch buffers). The buffers must stay alive and attached.
+ */
+export function mapLookupAt(fd: number, keyAddress: number, valueAddress: number): boolean {
+  fillElemAt(fd, keyAddress, valueAddress, 0);
+  return elemCall(BpfCmd.MAP_LOOKUP_ELEM, fd, true);
+}
+
+/** {@link mapUpdate} for buffers given by address, as {@link mapLookupAt}. */
+export function mapUpdateAt(
+  fd: number,
+  keyAddress: number,
+  valueAddress: number,
+  flags: number | bigint,
+): void {
+  fillElemAt(fd, keyAddress, valueAddress, flags);
+  elemCall(BpfCmd.MAP_UPDATE_ELEM, fd, false);
+}
+
+/** {@link mapDelete} for a key given by address, as {@link mapLookupAt}. */
+export function mapDeleteAt(fd: number, keyAddress: number): boolean {
+  fillElemAt(fd, keyAddress, 0, 0);
+  return elemCall(BpfCmd.MAP_DELETE_ELEM, fd, true);
 }
 
 /** `BPF_MAP_UPDATE_ELEM`: stores `value` under `key` (`key` is null for queue/stack push). */
