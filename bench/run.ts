@@ -123,12 +123,12 @@ async function main(): Promise<void> {
   try {
     prepare(
       ctx,
-      opts.only.some((id) => id === 'gen' || id === 'rss' || id === 'idle'),
+      opts.only.some((id) => id !== 'load'),
     );
     const svg = opts.quick ? join(OUT, 'gen-scaling.svg') : join(ROOT, 'bench', 'results', 'gen-scaling.svg');
     const run: Record<FigureId, () => Row[] | Promise<Row[]>> = {
       load: () => loadFigure(ctx),
-      maps: () => mapsFigure(ctx),
+      maps: () => mapsFigure(ctx, DIST),
       ringbuf: () => ringbufFigure(ctx),
       idle: () => idleFigure(ctx, join(DIST, 'bench', 'child', 'idle.js')),
       gen: () => genFigure(ctx, join(DIST, 'bench', 'child', 'gen.js'), svg),
