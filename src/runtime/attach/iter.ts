@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { Readable } from 'node:stream';
 import { BpfError, OptionError } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfMap } from '../map.js';
@@ -66,7 +67,9 @@ function iterInfo(opts: IterOptions): { bytes: Uint8Array | undefined; ownedFd: 
   return { bytes: undefined, ownedFd: -1 };
 }
 
-/** An iterator link: read its output with {@link readText}, {@link readBytes} or {@link chunks}. */
+/**
+ * An iterator link: read its output with {@link readText}, {@link readBytes}, {@link chunks} or {@link stream}.
+ */
 export class BpfIterLink extends BpfLink {
   /** Runs the iterator once and returns everything it wrote. */
   readBytes(): Uint8Array {
@@ -108,6 +111,14 @@ export class BpfIterLink extends BpfLink {
     } finally {
       closeFd(fd);
     }
+  }
+
+  /**
+   * Runs the iterator once as a Node.js byte stream (pipe it to a file, a socket or a line reader). The
+   * instance is closed when the stream ends or is destroyed.
+   */
+  stream(chunkSize = CHUNK): Readable {
+    return Readable.from(this.chunks(chunkSize), { objectMode: false });
   }
 
   #instance(): number {
