@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     const run: Record<FigureId, () => Row[] | Promise<Row[]>> = {
       load: () => loadFigure(ctx),
       maps: () => mapsFigure(ctx, DIST),
-      ringbuf: () => ringbufFigure(ctx),
+      ringbuf: () => ringbufFigure(ctx, DIST),
       idle: () => idleFigure(ctx, join(DIST, 'bench', 'child', 'idle.js')),
       gen: () => genFigure(ctx, join(DIST, 'bench', 'child', 'gen.js'), svg),
       rss: () => rssFigure(ctx, DIST),

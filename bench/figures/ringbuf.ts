@@ -7,22 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { generateTypes } from '../../src/gen/skeleton.js';
-import type { Codec } from '../../src/runtime/codec.js';
-import { BpfObject } from '../../src/runtime/object.js';
-import { RingBuffer } from '../../src/runtime/ringbuf.js';
-import { progTestRun } from '../../src/runtime/sys/prog.js';
 import { type BenchContext, benchObject, cBin } from '../lib/context.js';
 import { runJson } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
 import { summarize } from '../lib/stats.js';
 import { writeTranspiled } from '../lib/transpile.js';
 
-interface BenchRecord {
-  seq: bigint;
-  pid: number;
-}
 interface CRing {
   rounds: { records: number; ns: number }[];
 }
@@ -31,113 +22,78 @@ interface CIdle {
   cpu_ns: number;
 }
 
-/** The codec `bpf-skel gen types` makes for `struct bench_record`, imported as plain JavaScript. */
-async function recordCodec(ctx: BenchContext, object: string): Promise<Codec<BenchRecord>> {
+/**
+ * Writes the codec module `bpf-skel gen types` makes for `struct bench_record`, as plain JavaScript that
+ * imports the compiled runtime in `dist`; returns its path.
+ */
+function writeRecordCodec(ctx: BenchContext, object: string, dist: string): string {
   const code = generateTypes(new Uint8Array(readFileSync(object)), {
     fileName: 'ringbuf_bench.bpf.o',
     types: ['bench_record'],
   });
   const file = join(ctx.tmp, 'ringbuf_bench.types.mjs');
-  // The codec imports its helpers from the runtime: here, the sources this benchmark runs (through tsx).
-  const runtime = pathToFileURL(new URL('../../src/runtime/index.ts', import.meta.url).pathname).href;
-  writeTranspiled(code, file, 'bpf-skel/runtime', runtime);
-  const mod = (await import(pathToFileURL(file).href)) as { bench_record: Codec<BenchRecord> };
-  return mod.bench_record;
+  writeTranspiled(code, file, 'bpf-skel/runtime', join(dist, 'bench', 'child', 'runtime.js'));
+  return file;
 }
 
-/** Runs `produce` for `count` records; throws unless all fit. */
-function produce(progFd: number, count: number): void {
-  const args = new Uint8Array(8);
-  new DataView(args.buffer).setUint32(0, count, true);
-  const r = progTestRun(progFd, { ctxIn: args });
-  if (r.retval !== count) throw new Error(`produce wrote ${r.retval} of ${count} records`);
-}
-
-/** Figure 4 rows: records/s, raw and typed. */
-export async function ringbufFigure(ctx: BenchContext): Promise<Row[]> {
+/**
+ * Figure 4 rows: records/s, raw and typed. `dist` is bench/out/dist: ours run in a plain `node` child per
+ * round (compiled runtime), alternating with the C baseline.
+ */
+export function ringbufFigure(ctx: BenchContext, dist: string): Row[] {
   const object = benchObject(ctx, 'ringbuf_bench');
   const records = 100_000;
   const rounds = ctx.quick ? 2 : 7;
   const perRound = 3;
   ctx.log(`ringbuf: ${records} records x ${perRound} x ${rounds} rounds`);
-  const codec = await recordCodec(ctx, object);
-  const obj = BpfObject.open(object);
-  try {
-    obj.load();
-    const prog = obj.programs.get('produce');
-    const map = obj.maps.get('rb');
-    if (prog === undefined || map === undefined) throw new Error('ringbuf_bench.bpf.o lacks produce/rb');
-    // One consumer for both: a second RingBuffer on the same map would keep its own consumer position.
-    const ring = new RingBuffer(map, codec);
-    try {
-      let sum = 0;
-      const onRaw = (view: DataView, offset: number): void => {
-        sum += view.getUint32(offset, true);
-      };
-      const onTyped = (r: BenchRecord): void => {
-        sum += r.pid;
-      };
-      const ours = { raw: [] as number[], typed: [] as number[] };
-      const c: number[] = [];
-      const timeOne = (consume: () => number): number => {
-        produce(prog.fd, records);
-        const t0 = process.hrtime.bigint();
-        const n = consume();
-        const ns = Number(process.hrtime.bigint() - t0);
-        if (n !== records) throw new Error(`consumed ${n} of ${records} records`);
-        return (records / ns) * 1e9;
-      };
-      const runOurs = (): void => {
-        for (let i = 0; i < perRound; i++) {
-          ours.raw.push(timeOne(() => ring.consumeRaw(onRaw)));
-          ours.typed.push(timeOne(() => ring.consume(onTyped)));
-        }
-      };
-      const runC = (): void => {
-        const res = runJson<CRing>(cBin(ctx, 'ringbuf'), [object, String(records), String(perRound)]);
-        for (const r of res.rounds) c.push((r.records / r.ns) * 1e9);
-      };
-      // Warm-up, untimed: the JIT needs a few drains before the loop is optimized.
-      for (let i = 0; i < 3; i++) {
-        timeOne(() => ring.consumeRaw(onRaw));
-        timeOne(() => ring.consume(onTyped));
-      }
-      for (let r = 0; r < rounds; r++) {
-        if (r % 2 === 0) {
-          runC();
-          runOurs();
-        } else {
-          runOurs();
-          runC();
-        }
-      }
-      if (sum === 0) throw new Error('records were all zero');
-      const cs = summarize(c.map((x) => x / 1e6));
-      return [
-        {
-          id: 'ringbuf/raw',
-          label: 'ring buffer 64 B records, RingBuffer.consumeRaw',
-          unit: 'M rec/s',
-          ours: summarize(ours.raw.map((x) => x / 1e6)),
-          c: cs,
-          goal: { kind: 'ratio-min', value: 0.7 },
-        },
-        {
-          id: 'ringbuf/typed',
-          label: 'ring buffer 64 B records, typed consume (codec)',
-          unit: 'M rec/s',
-          ours: summarize(ours.typed.map((x) => x / 1e6)),
-          c: cs,
-          goal: { kind: 'ratio-min', value: 0.7 },
-          note: 'decodes every field (6 bigints, a string); C reads one field',
-        },
-      ];
-    } finally {
-      ring.close();
+  const codec = writeRecordCodec(ctx, object, dist);
+  const child = join(dist, 'bench', 'child', 'ringbuf.js');
+  const ours = { raw: [] as number[], typed: [] as number[] };
+  const c: number[] = [];
+  const runOurs = (): void => {
+    const res = runJson<{ raw: number[]; typed: number[] }>(process.execPath, [
+      child,
+      object,
+      codec,
+      String(records),
+      String(perRound),
+    ]);
+    ours.raw.push(...res.raw);
+    ours.typed.push(...res.typed);
+  };
+  const runC = (): void => {
+    const res = runJson<CRing>(cBin(ctx, 'ringbuf'), [object, String(records), String(perRound)]);
+    for (const r of res.rounds) c.push((r.records / r.ns) * 1e9);
+  };
+  for (let r = 0; r < rounds; r++) {
+    if (r % 2 === 0) {
+      runC();
+      runOurs();
+    } else {
+      runOurs();
+      runC();
     }
-  } finally {
-    obj.close();
   }
+  const cs = summarize(c.map((x) => x / 1e6));
+  return [
+    {
+      id: 'ringbuf/raw',
+      label: 'ring buffer 64 B records, RingBuffer.consumeRaw',
+      unit: 'M rec/s',
+      ours: summarize(ours.raw.map((x) => x / 1e6)),
+      c: cs,
+      goal: { kind: 'ratio-min', value: 0.7 },
+    },
+    {
+      id: 'ringbuf/typed',
+      label: 'ring buffer 64 B records, typed consume (codec)',
+      unit: 'M rec/s',
+      ours: summarize(ours.typed.map((x) => x / 1e6)),
+      c: cs,
+      goal: { kind: 'ratio-min', value: 0.7 },
+      note: 'decodes every field (6 bigints, a string); C reads one field',
+    },
+  ];
 }
 
 /**
