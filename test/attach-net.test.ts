@@ -224,14 +224,14 @@ describe.runIf(canRun && requireKernel('cgroup v2', cgroup2Root() !== undefined,
       sendFromCgroup(3);
       expect(getU64(obj, 'cgroup_egress')).toBe(7n);
       const progId = progInfo(prog.fd).id;
-      // The attachment outlives the object: the link keeps its own program FD to detach with.
-      obj.close();
       const cg = openDir(dir);
       try {
         expect(progQuery(cg, AttachTypes.cgroup_inet_egress).progIds).toEqual([progId]);
-        legacy.detach();
-        legacy.detach();
+        // A link made from the object's program is detached when the object closes, legacy ones too.
+        obj.close();
+        expect(legacy.detached).toBe(true);
         expect(progQuery(cg, AttachTypes.cgroup_inet_egress).progIds).toEqual([]);
+        legacy.detach();
       } finally {
         closeFd(cg);
       }

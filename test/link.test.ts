@@ -66,6 +66,32 @@ describe.runIf(canRun)('BpfLink', () => {
     expect(countOpenFds()).toBe(fds);
   });
 
+  it('closes explicit links with the object, except through a pin', () => {
+    const fds = countOpenFds();
+    using fs = tempBpffs();
+    const obj = loaded('attach_trace.bpf.o');
+    const prog = obj.programs.get('count_raw_tp')!;
+    const plain = attachRawTracepoint(prog, 'sys_enter');
+    const early = attachRawTracepoint(prog, 'sys_exit');
+    const pinned = attachRawTracepoint(prog, 'sys_enter');
+    const path = join(fs.path, 'kept');
+    pinned.pin(path);
+    const ids = [plain, early, pinned].map((l) => l.info().id);
+    early.detach();
+    obj.close();
+    expect([plain.detached, early.detached, pinned.detached]).toEqual([true, true, true]);
+    // The kernel dropped the unpinned links; the pinned one is still there.
+    expect(() => linkGetFdById(ids[0]!)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => linkGetFdById(ids[1]!)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    const kept = BpfLink.fromPin(path);
+    expect(kept.info().id).toBe(ids[2]);
+    kept.unpin();
+    kept.detach();
+    expect(() => linkGetFdById(ids[2]!)).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    fs[Symbol.dispose]();
+    expect(countOpenFds()).toBe(fds);
+  });
+
   it('detaches on dispose, refuses use after detach, and leaves no FD behind', () => {
     const fds = countOpenFds();
     const obj = loaded('attach_trace.bpf.o');

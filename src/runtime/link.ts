@@ -56,12 +56,18 @@ export class BpfLink implements Disposable {
   #att: Attachment;
   #detached = false;
   #pinnedPath: string | undefined;
+  readonly #owner: BpfProgram | undefined;
 
-  /** @internal Made by the attach functions, which hand over every FD in `attachment`. */
-  constructor(attachment: Attachment, target: string) {
+  /**
+   * @internal Made by the attach functions, which hand over every FD in `attachment`. A link with an
+   * `owner` program is detached when that program's object closes, if it was not before.
+   */
+  constructor(attachment: Attachment, target: string, owner?: BpfProgram) {
     this.#att = attachment;
     this.type = attachment.kind === 'link' ? attachment.type : attachment.kind;
     this.target = target;
+    this.#owner = owner;
+    owner?.adoptLink(this);
   }
 
   /**
@@ -120,6 +126,7 @@ export class BpfLink implements Disposable {
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
+    this.#owner?.releaseLink(this);
     const a = this.#att;
     switch (a.kind) {
       case 'link':

@@ -56,17 +56,17 @@ export function attachCgroup(
           relativeFdOrId,
           expectedRevision,
         });
-        return new BpfLink({ kind: 'link', type: 'cgroup', fd, perfFd: -1 }, target);
+        return new BpfLink({ kind: 'link', type: 'cgroup', fd, perfFd: -1 }, target, program);
       } catch (err) {
         // Kernels before cgroup links reject the command's attach type with EINVAL; retry the old way.
         if (!(err instanceof BpfError) || err.code !== 'EINVAL' || flags !== 0) throw prefix(err, target);
-        const legacy = tryProgAttach(progFd, cgFd, typeValue, opts.attachFlags, target);
+        const legacy = tryProgAttach(program, progFd, cgFd, typeValue, opts.attachFlags, target);
         if (legacy === undefined) throw prefix(err, target);
         handedOver = true;
         return legacy;
       }
     }
-    const legacy = progAttachLink(progFd, cgFd, typeValue, opts.attachFlags, target);
+    const legacy = progAttachLink(program, progFd, cgFd, typeValue, opts.attachFlags, target);
     handedOver = true;
     return legacy;
   } finally {
@@ -88,6 +88,7 @@ function openCgroup(path: string, target: string): number {
 }
 
 function tryProgAttach(
+  program: BpfProgram,
   progFd: number,
   cgFd: number,
   type: number,
@@ -95,7 +96,7 @@ function tryProgAttach(
   target: string,
 ): BpfLink | undefined {
   try {
-    return progAttachLink(progFd, cgFd, type, flags, target);
+    return progAttachLink(program, progFd, cgFd, type, flags, target);
   } catch {
     return undefined;
   }
@@ -103,6 +104,7 @@ function tryProgAttach(
 
 /** `BPF_PROG_ATTACH`; on success the link owns `cgFd` and a duplicate of the program FD. */
 function progAttachLink(
+  program: BpfProgram,
   progFd: number,
   cgFd: number,
   type: number,
@@ -116,5 +118,9 @@ function progAttachLink(
     closeFd(ownProg);
     throw prefix(err, target);
   }
-  return new BpfLink({ kind: 'prog_attach', targetFd: cgFd, progFd: ownProg, attachType: type }, target);
+  return new BpfLink(
+    { kind: 'prog_attach', targetFd: cgFd, progFd: ownProg, attachType: type },
+    target,
+    program,
+  );
 }

@@ -141,7 +141,7 @@ export function attachIter(program: BpfProgram, opts: IterOptions = {}): BpfIter
   const { bytes, ownedFd } = iterInfo(opts);
   try {
     const fd = linkCreate(progFd, 0, AttachTypes.trace_iter, 0, { kind: 'iter', iterInfo: bytes });
-    return new BpfIterLink({ kind: 'link', type: 'iter', fd, perfFd: -1 }, target);
+    return new BpfIterLink({ kind: 'link', type: 'iter', fd, perfFd: -1 }, target, program);
   } catch (err) {
     if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
     throw err;

@@ -87,7 +87,7 @@ export function attachKprobeMulti(program: BpfProgram, opts: KprobeMultiOptions)
       addrs: opts.addresses?.slice(),
       cookies: opts.cookies?.slice(),
     });
-    return new BpfLink({ kind: 'link', type: 'kprobe_multi', fd, perfFd: -1 }, target);
+    return new BpfLink({ kind: 'link', type: 'kprobe_multi', fd, perfFd: -1 }, target, program);
   } catch (err) {
     if (isNotSupported(err)) {
       throw new FeatureMissingError(
@@ -163,7 +163,7 @@ export function attachUprobeMulti(program: BpfProgram, opts: UprobeMultiOptions)
       flags: opts.retprobe ? MULTI_RETURN : 0,
       pid: opts.pid,
     });
-    return new BpfLink({ kind: 'link', type: 'uprobe_multi', fd, perfFd: -1 }, target);
+    return new BpfLink({ kind: 'link', type: 'uprobe_multi', fd, perfFd: -1 }, target, program);
   } catch (err) {
     if (isNotSupported(err)) {
       throw new FeatureMissingError(

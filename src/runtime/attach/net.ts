@@ -71,7 +71,7 @@ export function attachXdp(program: BpfProgram, iface: Interface, opts: XdpOption
   if (flags === undefined) throw new OptionError(`unknown XDP mode '${opts.mode}'`, { option: 'mode' });
   const target = `xdp on ifindex ${ifindex}${opts.mode ? ` (${opts.mode} mode)` : ''}`;
   const fd = prefixed(target, () => linkCreate(progFd, ifindex, AttachTypes.xdp, flags));
-  return new BpfLink({ kind: 'link', type: 'xdp', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'xdp', fd, perfFd: -1 }, target, program);
 }
 
 /** A program or link to place a new one next to, or `'all'` for the very first or last place. */
@@ -121,7 +121,7 @@ export function attachTcx(
   const fd = prefixed(target, () =>
     linkCreate(progFd, ifindex, attachType, flags, { kind: 'tcx', relativeFdOrId, expectedRevision }),
   );
-  return new BpfLink({ kind: 'link', type: 'tcx', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'tcx', fd, perfFd: -1 }, target, program);
 }
 
 /**
@@ -145,7 +145,7 @@ export function attachNetns(program: BpfProgram, netns: string | number, attachT
       if (typeof netns !== 'number') closeFd(nsFd);
     }
   });
-  return new BpfLink({ kind: 'link', type: 'netns', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'netns', fd, perfFd: -1 }, target, program);
 }
 
 /** Attaches an `sk_lookup` program to a network namespace (see {@link attachNetns}). */
@@ -162,7 +162,7 @@ export function attachSocketFilter(program: BpfProgram, socketFd: number): BpfLi
   const progFd = loadedFd(program, 'attach');
   const target = `socket fd ${socketFd}`;
   prefixed(target, () => socketAttachBpf(socketFd, progFd));
-  return new BpfLink({ kind: 'socket_filter', socketFd }, target);
+  return new BpfLink({ kind: 'socket_filter', socketFd }, target, program);
 }
 
 /**
@@ -188,6 +188,7 @@ export function attachSockmap(program: BpfProgram, map: BpfMap | number, attachT
     return new BpfLink(
       { kind: 'prog_attach', targetFd, progFd: ownProg, attachType: AttachTypes[type] },
       target,
+      program,
     );
   } catch (err) {
     if (ownProg >= 0) closeFd(ownProg);

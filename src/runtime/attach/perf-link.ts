@@ -7,17 +7,24 @@
  */
 import { BpfError, FeatureMissingError } from '../../errors.js';
 import { BpfLink } from '../link.js';
+import type { BpfProgram } from '../program.js';
 import { closeFd } from '../sys/fd.js';
 import { AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { perfEventEnable, perfEventSetBpf } from '../sys/perf.js';
 
 /**
- * Attaches `progFd` to the perf event `perfFd` and enables the event. The returned link owns `perfFd`;
+ * Attaches `program` to the perf event `perfFd` and enables the event. The returned link owns `perfFd`;
  * on failure `perfFd` is closed.
  */
-export function attachToPerfEvent(progFd: number, perfFd: number, cookie: bigint, target: string): BpfLink {
+export function attachToPerfEvent(
+  program: BpfProgram,
+  perfFd: number,
+  cookie: bigint,
+  target: string,
+): BpfLink {
   let linkFd = -1;
+  const progFd = program.fd;
   try {
     try {
       linkFd = linkCreate(progFd, perfFd, AttachTypes.perf_event, 0, {
@@ -45,10 +52,10 @@ export function attachToPerfEvent(progFd: number, perfFd: number, cookie: bigint
         throw err;
       }
       perfEventEnable(perfFd);
-      return new BpfLink({ kind: 'perf_event_ioctl', perfFd }, target);
+      return new BpfLink({ kind: 'perf_event_ioctl', perfFd }, target, program);
     }
     perfEventEnable(perfFd);
-    return new BpfLink({ kind: 'link', type: 'perf_event', fd: linkFd, perfFd }, target);
+    return new BpfLink({ kind: 'link', type: 'perf_event', fd: linkFd, perfFd }, target, program);
   } catch (err) {
     if (linkFd >= 0) closeFd(linkFd);
     closeFd(perfFd);

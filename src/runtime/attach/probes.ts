@@ -55,11 +55,11 @@ export function attachTracepoint(
   name: string,
   opts: CookieOption = {},
 ): BpfLink {
-  const progFd = loadedFd(program, 'attach');
+  loadedFd(program, 'attach');
   const target = `tracepoint ${category}:${name}`;
   const id = tracepointIdAnywhere(category, name);
   const perfFd = openProbe({ type: PerfType.TRACEPOINT, config: id }, -1, 0, target);
-  return attachToPerfEvent(progFd, perfFd, toU64(opts.cookie ?? 0n, 'cookie'), target);
+  return attachToPerfEvent(program, perfFd, toU64(opts.cookie ?? 0n, 'cookie'), target);
 }
 
 /** Options of {@link attachPerfEvent}. */
@@ -74,9 +74,9 @@ export function attachPerfEvent(
   perfFd: number,
   opts: PerfEventAttachOptions = {},
 ): BpfLink {
-  const progFd = loadedFd(program, 'attach');
+  loadedFd(program, 'attach');
   const cookie = toU64(opts.cookie ?? 0n, 'cookie');
-  return attachToPerfEvent(progFd, dupCloexec(perfFd), cookie, `perf event fd ${perfFd}`);
+  return attachToPerfEvent(program, dupCloexec(perfFd), cookie, `perf event fd ${perfFd}`);
 }
 
 /** The type of a dynamic probe PMU, or a FeatureMissingError naming the kernel option that provides it. */
@@ -118,7 +118,7 @@ export interface KprobeOptions extends CookieOption {
 
 /** Attaches a `kprobe` program to kernel function `func` (through the kprobe PMU). */
 export function attachKprobe(program: BpfProgram, func: string, opts: KprobeOptions = {}): BpfLink {
-  const progFd = loadedFd(program, 'attach');
+  loadedFd(program, 'attach');
   const retprobe = opts.retprobe === true;
   const target = `${retprobe ? 'kretprobe' : 'kprobe'} ${func}${opts.offset ? `+${opts.offset}` : ''}`;
   const cookie = toU64(opts.cookie ?? 0n, 'cookie');
@@ -137,7 +137,7 @@ export function attachKprobe(program: BpfProgram, func: string, opts: KprobeOpti
     target,
   );
   keep.length = 0;
-  return attachToPerfEvent(progFd, perfFd, cookie, target);
+  return attachToPerfEvent(program, perfFd, cookie, target);
 }
 
 const SYSCALL_PREFIX: Record<string, string> = { x64: '__x64_sys_', arm64: '__arm64_sys_' };
@@ -193,7 +193,7 @@ export interface UprobeOptions extends CookieOption {
  * The function's file offset comes from the binary's `.symtab` or `.dynsym`.
  */
 export function attachUprobe(program: BpfProgram, opts: UprobeOptions): BpfLink {
-  const progFd = loadedFd(program, 'attach');
+  loadedFd(program, 'attach');
   const retprobe = opts.retprobe === true;
   const path = resolveBinaryPath(opts.binary);
   const extra = toU64(opts.offset ?? 0, 'uprobe offset');
@@ -224,5 +224,5 @@ export function attachUprobe(program: BpfProgram, opts: UprobeOptions): BpfLink 
     target,
   );
   keep.length = 0;
-  return attachToPerfEvent(progFd, perfFd, cookie, target);
+  return attachToPerfEvent(program, perfFd, cookie, target);
 }

@@ -55,10 +55,11 @@ export class TcLink extends BpfLink {
   readonly programId: number;
 
   /** @internal Made by {@link attachTc}. */
-  constructor(filter: TcFilter, ownsHook: boolean) {
+  constructor(filter: TcFilter, ownsHook: boolean, program: BpfProgram) {
     super(
       { kind: 'tc_filter', filter, ownsHook },
       `tc ${filter.direction} on ifindex ${filter.ifindex} (priority ${filter.priority}, handle 0x${filter.handle.toString(16)})`,
+      program,
     );
     this.ifindex = filter.ifindex;
     this.direction = filter.direction;
@@ -125,7 +126,7 @@ export function attachTc(
         name: program.name,
         replace,
       });
-      return new TcLink(filter, created);
+      return new TcLink(filter, created, program);
     } catch (err) {
       if (created) tcClsactDelete(sock, ifindex);
       throw err;

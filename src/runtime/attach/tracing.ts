@@ -34,7 +34,7 @@ export function attachRawTracepoint(program: BpfProgram, name: string, opts: Coo
   const target = `raw tracepoint ${name}`;
   const cookie = toU64(opts.cookie ?? 0n, 'cookie');
   const fd = prefixed(target, () => rawTracepointOpen(name, progFd, cookie));
-  return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target, program);
 }
 
 /**
@@ -49,16 +49,16 @@ export function attachTracing(program: BpfProgram, opts: CookieOption = {}): Bpf
   if (attachType === 'trace_raw_tp') {
     const cookie = toU64(opts.cookie ?? 0n, 'cookie');
     const fd = prefixed(target, () => rawTracepointOpen(null, progFd, cookie));
-    return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target);
+    return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target, program);
   }
   if (opts.cookie === undefined) {
     const fd = prefixed(target, () => rawTracepointOpen(null, progFd));
-    return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target);
+    return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target, program);
   }
   const cookie = toU64(opts.cookie, 'cookie');
   const type = attachType === undefined ? 0 : AttachTypes[attachType];
   const fd = prefixed(target, () => linkCreate(progFd, 0, type, 0, { kind: 'tracing', cookie }));
-  return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target, program);
 }
 
 /**
@@ -117,5 +117,5 @@ export function attachFreplace(program: BpfProgram, targetProgFd?: number, targe
     const targetBtfId = programFuncBtfId(targetProgFd, targetFunc);
     return linkCreate(progFd, targetProgFd, 0, 0, { kind: 'tracing', targetBtfId });
   });
-  return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target);
+  return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target, program);
 }
