@@ -245,7 +245,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
         mapUpdate(fd, key, value);
         // Same objects again: the cached addresses are used. Then the value's memory is transferred away.
         expect(mapLookup(fd, key, value)).toBe(true);
-        structuredClone(value.buffer, { transfer: [value.buffer] });
+        structuredClone(value.buffer, { transfer: [value.buffer as ArrayBuffer] });
         expect(value.byteLength).toBe(0);
         expect(() => mapLookup(fd, key, value)).toThrow(OptionError);
         // A flags word with high bits set reaches the kernel whole (and is refused there as unknown).

@@ -12,6 +12,7 @@ import { parseBtf } from '../btf/parse.js';
 import type { Btf } from '../btf/types.js';
 import { writeBtf } from '../btf/write.js';
 import { BpfError, FeatureMissingError, OptionError, VerifierError } from '../errors.js';
+import { attachStructOps } from './attach/struct-ops.js';
 import { collectObject } from './collect/object.js';
 import { describePoison } from './core/index.js';
 import { describeKfuncPoison } from './externs/patch.js';
@@ -22,6 +23,16 @@ import { relocateCore } from './load/core.js';
 import { type ExtInfoSource, linkProgram } from './load/link.js';
 import { type CreatedMap, createMap } from './load/maps.js';
 import { loadWithLog } from './load/programs.js';
+import {
+  createStructOpsMap,
+  findKernelStructOps,
+  openModuleBtf,
+  planStructOps,
+  type StructOpsPlan,
+  type StructOpsSlot,
+  setLoadedStructOpsValue,
+  structOpsValue,
+} from './load/struct-ops.js';
 import { BpfMap } from './map.js';
 import type { OpenOptions } from './options.js';
 import { type FeatureCache, newFeatureCache, sharedFeatureCache } from './probes.js';
@@ -32,7 +43,7 @@ import { btfGetFdById, btfLoad } from './sys/btf.js';
 import { closeFd } from './sys/fd.js';
 import { btfData, progInfo } from './sys/info.js';
 import { AttachTypes, MapTypes, ProgramTypes } from './sys/kinds.js';
-import { mapUpdate } from './sys/map.js';
+import { mapDelete, mapUpdate } from './sys/map.js';
 import { progBindMap } from './sys/prog.js';
 import {
   closeTokenPlan,
@@ -76,6 +87,9 @@ export class BpfObject implements Disposable {
   #btfFd = -1;
   #externs: ResolvedExterns | undefined;
   #links = new Map<string, BpfLink>();
+  /** struct_ops maps being loaded, by map name, and the member each struct_ops program is loaded for. */
+  #structOps = new Map<string, StructOpsPlan>();
+  #structOpsPrograms = new Map<string, { plan: StructOpsPlan; slot: StructOpsSlot }>();
   /** Pins made by the load in progress (undone if it fails). */
   #pinsMade: string[] = [];
 
@@ -165,9 +179,11 @@ export class BpfObject implements Disposable {
       this.#features = this.#token.fd >= 0 ? newFeatureCache(this.#token.fd) : sharedFeatureCache();
       this.#resolveExterns();
       this.#loadBtf();
+      this.#planStructOps();
       this.#createMaps();
       this.#loadPrograms();
       this.#fillSlots();
+      this.#fillStructOps();
       this.#loaded = true;
     } catch (err) {
       this.#unpinMade();
@@ -188,14 +204,15 @@ export class BpfObject implements Disposable {
     }
   }
 
-  /** Links made by {@link attach}, by program name. */
+  /** Links made by {@link attach}: by program name, and for struct_ops maps by map name. */
   get links(): ReadonlyMap<string, BpfLink> {
     return this.#links;
   }
 
   /**
    * Attaches every loaded program whose section names its target and whose `autoattach` is set (see
-   * {@link BpfProgram.attach}). All or nothing: when one fails, those attached by this call are detached.
+   * {@link BpfProgram.attach}), then registers every struct_ops map (see `attachStructOps`). All or
+   * nothing: when one fails, those attached by this call are detached.
    */
   attach(): void {
     if (!this.#loaded)
@@ -209,6 +226,11 @@ export class BpfObject implements Disposable {
         if (p.fd < 0 || !p.autoattach || !p.section.autoAttach || this.#links.has(p.name)) continue;
         this.#links.set(p.name, p.attach());
         made.push(p.name);
+      }
+      for (const m of this.maps.values()) {
+        if (m.spec.structOps === undefined || m.fd < 0 || this.#links.has(m.name)) continue;
+        this.#links.set(m.name, attachStructOps(m));
+        made.push(m.name);
       }
     } catch (err) {
       for (const name of made) {
@@ -225,7 +247,11 @@ export class BpfObject implements Disposable {
     this.#links.clear();
   }
 
-  /** Detaches, then closes every FD of the object (maps, programs, BTF, token). Idempotent. */
+  /**
+   * Detaches, then closes every FD of the object (maps, programs, BTF, token). Idempotent. A `.struct_ops`
+   * map registered with `attachStructOps()` is unregistered here too (the kernel would otherwise keep it
+   * registered after its last FD is closed).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -239,15 +265,33 @@ export class BpfObject implements Disposable {
   }
 
   #release(): void {
+    this.#unregisterStructOps();
     for (const m of this.maps.values()) m.detachKernelObject();
     for (const p of this.programs.values()) p.setClosed();
     for (const fd of this.#fds.splice(0).reverse()) closeFd(fd);
     // The token FD was just closed with the others; keep why there was none, forget a number now stale.
     if (this.#token?.kind === 'token') this.#token = undefined;
     this.#createdMaps = new Map();
+    this.#structOps = new Map();
+    this.#structOpsPrograms = new Map();
     this.#btfFd = -1;
     this.#externs = undefined;
     this.#loaded = false;
+  }
+
+  /** Deletes the element of every loaded `.struct_ops` map: unregisters it if it is registered. */
+  #unregisterStructOps(): void {
+    for (const m of this.maps.values()) {
+      const ops = m.spec.structOps;
+      if (ops === undefined) continue;
+      setLoadedStructOpsValue(m, undefined);
+      if (ops.link || m.fd < 0) continue;
+      try {
+        mapDelete(m.fd, new Uint8Array(4));
+      } catch {
+        // Not registered (ENOENT), or being unregistered already: nothing to undo.
+      }
+    }
   }
 
   #own(fd: number): number {
@@ -307,10 +351,76 @@ export class BpfObject implements Disposable {
     return [...this.spec.relocations.values()].some((r) => [...r.values()].some((x) => x.kind === 'func'));
   }
 
+  /**
+   * Finds the kernel struct of every struct_ops map and checks the members set against it; binds each
+   * struct_ops program to the member that references it. Before anything is created, so a mismatch costs
+   * nothing.
+   */
+  #planStructOps(): void {
+    const plans = new Map<string, StructOpsPlan>();
+    const bound = new Map<string, { plan: StructOpsPlan; slot: StructOpsSlot }>();
+    const moduleFds = new Map<string, number>();
+    const fail = (why: string): never => {
+      throw new BpfError(why, { code: 'EINVAL', command: 'struct_ops' });
+    };
+    for (const m of this.maps.values()) {
+      const ops = m.spec.structOps;
+      if (ops === undefined) continue;
+      const kernel = findKernelStructOps(ops.kernelType, m.name);
+      let btfObjFd = -1;
+      if (kernel.btfName !== 'vmlinux') {
+        btfObjFd = moduleFds.get(kernel.btfName) ?? this.#own(openModuleBtf(kernel.btfName, this.tokenFd));
+        moduleFds.set(kernel.btfName, btfObjFd);
+      }
+      const plan = planStructOps(m.name, ops, kernel, btfObjFd);
+      for (const slot of plan.slots) {
+        if (this.programs.get(slot.program)?.autoload !== true) {
+          fail(
+            `struct_ops map '${m.name}': member '${slot.member}' is program '${slot.program}', whose autoload is off`,
+          );
+        }
+        const prev = bound.get(slot.program);
+        if (
+          prev !== undefined &&
+          (prev.plan.kernel.typeId !== kernel.typeId || prev.slot.memberIndex !== slot.memberIndex)
+        ) {
+          fail(
+            `program '${slot.program}' is member '${prev.slot.member}' of struct_ops map '${prev.plan.map}' and member '${slot.member}' of '${m.name}': a struct_ops program is loaded for one member of one struct type`,
+          );
+        }
+        bound.set(slot.program, { plan, slot });
+      }
+      plans.set(m.name, plan);
+    }
+    for (const p of this.programs.values()) {
+      if (p.autoload && p.type === 'struct_ops' && !bound.has(p.name)) {
+        fail(
+          `program '${p.name}' (section '${p.sectionName}') is a struct_ops program that no struct_ops map references, so there is no member to load it for; point a member of a SEC(".struct_ops") variable at it, or leave its autoload off`,
+        );
+      }
+    }
+    this.#structOps = plans;
+    this.#structOpsPrograms = bound;
+  }
+
   #createMaps(): void {
     const created = new Map<string, CreatedMap>();
     const features = this.features;
     for (const m of this.maps.values()) {
+      const plan = this.#structOps.get(m.name);
+      if (plan !== undefined) {
+        const fd = this.#own(
+          createStructOpsMap(m.spec, plan, {
+            btfFd: this.#btfFd,
+            tokenFd: this.tokenFd,
+            names: features.has('map_name'),
+            explain: (err) => this.#explainTokenEperm(err, { cmd: BpfCmd.MAP_CREATE, mapType: m.spec.type }),
+          }),
+        );
+        m.attachKernelObject(fd, undefined);
+        created.set(m.name, { fd, memory: undefined, reused: false });
+        continue;
+      }
       const c = createMap(
         m.spec,
         {
@@ -369,13 +479,25 @@ export class BpfObject implements Disposable {
         );
       }
       const linked = linkProgram(this.spec, spec, this.#mapFd, ext, insnsOf, externs?.values);
-      const attach = this.#attachBtf(program, () => {
-        kernelBtf ??= loadKernelBtf();
-        return kernelBtf;
-      });
+      // A struct_ops program is loaded for its member: the struct's type id and the member's index.
+      const ops = this.#structOpsPrograms.get(program.name);
+      const attach =
+        ops === undefined
+          ? this.#attachBtf(program, () => {
+              kernelBtf ??= loadKernelBtf();
+              return kernelBtf;
+            })
+          : {
+              btfId: ops.plan.kernel.typeId,
+              btfObjFd: ops.plan.btfObjFd >= 0 ? ops.plan.btfObjFd : undefined,
+            };
       const progType = ProgramTypes[section.progType];
       const attachType =
-        section.expectedAttachType === undefined ? 0 : AttachTypes[section.expectedAttachType];
+        ops !== undefined
+          ? ops.slot.memberIndex
+          : section.expectedAttachType === undefined
+            ? 0
+            : AttachTypes[section.expectedAttachType];
       try {
         const { fd, log } = loadWithLog(
           {
@@ -399,6 +521,7 @@ export class BpfObject implements Disposable {
             }),
             attachBtfId: attach.btfId,
             attachProgFd: attach.progFd,
+            attachBtfObjFd: attach.btfObjFd,
             fdArray: externs?.fdArray,
             tokenFd: this.tokenFd,
           },
@@ -440,7 +563,7 @@ export class BpfObject implements Disposable {
    * `attach_btf_id` (and `attach_prog_fd`) of a program that needs them: from the kernel's BTF, or from the
    * BTF of the program set with `setAttachTarget()` (opened by id, with the object's token).
    */
-  #attachBtf(program: BpfProgram, kernel: () => Btf): { btfId?: number; progFd?: number } {
+  #attachBtf(program: BpfProgram, kernel: () => Btf): { btfId?: number; progFd?: number; btfObjFd?: number } {
     const section = program.section;
     const target = program.attachTarget;
     const fail = (why: string, code: string): never => {
@@ -509,6 +632,21 @@ export class BpfObject implements Disposable {
           throw err;
         }
       }
+    }
+  }
+
+  /**
+   * Puts the program FDs into every struct_ops value, which attaching writes: for a `.struct_ops` map that
+   * update registers it; a `.struct_ops.link` map is registered by the link made after it.
+   */
+  #fillStructOps(): void {
+    for (const [name, plan] of this.#structOps) {
+      const map = this.maps.get(name);
+      if (map === undefined) continue;
+      setLoadedStructOpsValue(
+        map,
+        structOpsValue(plan, (program) => this.programs.get(program)?.fd ?? -1),
+      );
     }
   }
 

@@ -74,6 +74,40 @@ export interface MapSpec {
   readonly data:
     | { readonly kind: DataSectionKind; readonly section: string; readonly initial: Uint8Array }
     | undefined;
+  /** For struct_ops maps (a variable of `.struct_ops` or `.struct_ops.link`): what fills the kernel struct. */
+  readonly structOps?: StructOpsSpec;
+}
+
+/** One member of the struct a struct_ops variable declares, in the object's (local) layout. */
+export interface StructOpsMemberSpec {
+  readonly name: string;
+  /** Index among the local struct's members. */
+  readonly index: number;
+  /** Byte offset within the local struct. */
+  readonly offset: number;
+  /** Size in bytes (of the whole storage unit for a bitfield). */
+  readonly size: number;
+  /** Whether the member is a bitfield, which cannot be copied byte-wise. */
+  readonly bitfield: boolean;
+  /** Whether the member is a function pointer. */
+  readonly funcPtr: boolean;
+  /** The entry program the member points to (from the section's relocations), if any. */
+  readonly program: string | undefined;
+}
+
+/** What a struct_ops map holds: the kernel struct to fill, its data members and its programs. */
+export interface StructOpsSpec {
+  /** The struct type as the object names it, e.g. `'tcp_congestion_ops___skel'`. */
+  readonly localType: string;
+  /** The kernel struct it fills: the local name without a `___<flavour>` suffix, e.g. `'tcp_congestion_ops'`. */
+  readonly kernelType: string;
+  /** The ELF section: `'.struct_ops'` or `'.struct_ops.link'`. */
+  readonly section: string;
+  /** True for `.struct_ops.link`: created with `BPF_F_LINK` and registered by a link, not by the update. */
+  readonly link: boolean;
+  /** The variable's bytes in the local layout (function pointer slots hold zeros). */
+  readonly data: Uint8Array;
+  readonly members: readonly StructOpsMemberSpec[];
 }
 
 /** Everything `open()` learns from an object file. */

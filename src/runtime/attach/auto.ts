@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { OptionError } from '../../errors.js';
 import type { BpfLink } from '../link.js';
 import { loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
@@ -15,19 +16,26 @@ import { attachUsdt } from './usdt.js';
 
 /**
  * Attaches `program` to the target its section names. Returns undefined when the section names none
- * (`socket`, `xdp`, `cgroup_skb/ingress`, a bare `uprobe`, struct_ops...): those need an explicit attach
- * function with a target. Does not look at `program.autoattach`; the object's `attach()` does.
+ * (`socket`, `xdp`, `cgroup_skb/ingress`, a bare `uprobe`...): those need an explicit attach function with
+ * a target. Does not look at `program.autoattach`; the object's `attach()` does.
  *
+ * @throws OptionError for a struct_ops program: those are not attached alone; their struct_ops map is
+ *   (`attachStructOps(map)`, or `BpfObject.attach()`)
  * @throws BpfError when the program is not loaded or the attach fails; FeatureMissingError when the
  *   kernel lacks the mechanism (kprobes without `CONFIG_KPROBES`, kprobe.multi without `CONFIG_FPROBE`)
  */
 export function autoAttach(program: BpfProgram): BpfLink | undefined {
   const s = program.section;
+  if (s.attachKind === 'struct_ops') {
+    throw new OptionError(
+      `program '${program.name}' (section '${program.sectionName}') is a struct_ops callback: it runs once the struct_ops map that references it is registered; attach that map with attachStructOps(map) or BpfObject.attach()`,
+      { option: 'program' },
+    );
+  }
   if (!s.autoAttach) return undefined;
   loadedFd(program, 'attach');
   switch (s.attachKind) {
     case 'none':
-    case 'struct_ops':
       return undefined;
     case 'tracepoint':
       return s.target && attachTracepoint(program, s.target.category, s.target.name);

@@ -40,6 +40,7 @@ export {
   syscallFunction,
   type UprobeOptions,
 } from './probes.js';
+export { attachStructOps, StructOpsLink } from './struct-ops.js';
 export { attachTc, destroyTcHook, type TcDirection, TcLink, type TcOptions } from './tc.js';
 export { attachFreplace, attachRawTracepoint, attachTracing, programFuncBtfId } from './tracing.js';
 export {

@@ -10,6 +10,7 @@ import { BtfError, ElfError } from '../../errors.js';
 import type { ObjectSpec } from '../spec.js';
 import { collectBtfMaps, collectDataMaps } from './maps.js';
 import { collectFunctions, collectRelocations } from './programs.js';
+import { collectStructOpsMaps, disableUnusedStructOpsPrograms } from './struct-ops.js';
 
 /** Parses an object file into the model `load()` works from. Throws ElfError/BtfError on bad input. */
 export function collectObject(bytes: Uint8Array, file: string | undefined, name: string): ObjectSpec {
@@ -37,9 +38,11 @@ export function collectObject(bytes: Uint8Array, file: string | undefined, name:
     );
   }
 
-  const { functions, programs } = collectFunctions(elf);
+  const { functions, programs: entries } = collectFunctions(elf);
   const dataMaps = collectDataMaps(elf, btf, name);
   const btfMaps = collectBtfMaps(elf, btf);
+  const structOpsMaps = collectStructOpsMaps(elf, btf, entries);
+  const programs = disableUnusedStructOpsPrograms(entries, structOpsMaps);
   const data = new Map<number, string>();
   for (const m of dataMaps) {
     const s = elf.sectionByName(m.name);
@@ -60,7 +63,7 @@ export function collectObject(bytes: Uint8Array, file: string | undefined, name:
     programs,
     functions,
     relocations,
-    maps: [...btfMaps.maps, ...dataMaps],
+    maps: [...btfMaps.maps, ...structOpsMaps, ...dataMaps],
   };
 }
 

@@ -49,6 +49,7 @@ const TABLE: Record<number, readonly [string, string]> = {
   95: ['EOPNOTSUPP', 'operation not supported'],
   110: ['ETIMEDOUT', 'timed out'],
   114: ['EALREADY', 'operation already in progress'],
+  115: ['EINPROGRESS', 'operation now in progress'],
   125: ['ECANCELED', 'operation canceled'],
   524: ['ENOTSUPP', 'operation not supported by the kernel'],
 };
@@ -77,6 +78,7 @@ export const Errno = {
   ENAMETOOLONG: 36,
   ENOSYS: 38,
   EOPNOTSUPP: 95,
+  EINPROGRESS: 115,
   ENOTSUPP: 524,
 } as const;
 
