@@ -16,7 +16,7 @@ export {
 export * from './attach/index.js';
 export type { Codec } from './codec.js';
 export { BpfLink, type BpfLinkType } from './link.js';
-export { BpfMap, type MapMemory } from './map.js';
+export { BpfMap, type FromPinOptions, type MapInfo, type MapMemory } from './map.js';
 export { BpfObject, type TokenState } from './object.js';
 export type { OpenOptions } from './options.js';
 export {

@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { BpfError } from '../../errors.js';
+import { BpfError, OptionError } from '../../errors.js';
 import type { Codec } from '../codec.js';
 import type { BpfMap } from '../map.js';
+import { checkU32 } from '../sys/attr.js';
+import { BpfCmd, bpfFailure } from '../sys/bpf.js';
 import {
   mapDeleteAt,
+  mapDeleteBatchPartial,
   mapLookupAndDeleteBatch,
   mapLookupAt,
   mapLookupBatch,
@@ -21,7 +24,39 @@ import { isBatchUnsupported, loadedFd, POSITIONAL_BATCH_TYPES, type Scratch, scr
 /** Elements per `BPF_MAP_LOOKUP_BATCH` call unless a batch method is told otherwise. */
 export const DEFAULT_BATCH_SIZE = 256;
 
+const ENOENT = 2;
 const ENOSPC = 28;
+const EOPNOTSUPP = 95;
+/** The kernel-internal "not supported" errno that bpf() lets through to user space. */
+const ENOTSUPP = 524;
+
+/** What the key of each local storage map type is, for the error that says they are read by key only. */
+const STORAGE_KEYS: Readonly<Record<string, string>> = {
+  sk_storage: 'a socket FD',
+  task_storage: 'a pidfd',
+  inode_storage: 'an FD of the file',
+  cgrp_storage: 'a cgroup FD',
+};
+
+/**
+ * A clear error for a map the kernel cannot list keys of (`ENOTSUPP`/`EOPNOTSUPP` from
+ * `BPF_MAP_GET_NEXT_KEY`), or `err` itself.
+ */
+function notIterable(map: BpfMap, err: unknown): unknown {
+  if (!(err instanceof BpfError) || (err.errno !== ENOTSUPP && err.errno !== EOPNOTSUPP)) return err;
+  const key = STORAGE_KEYS[map.type];
+  const why =
+    key === undefined
+      ? `the kernel has no next-key operation for ${map.type} maps`
+      : `${map.type} maps are read by key only (get/has/delete with ${key} as key); the kernel cannot list their keys`;
+  return new OptionError(`map '${map.name}' (${map.type}) cannot be iterated: ${why}`, {
+    option: 'map',
+    code: err.code,
+    errno: err.errno,
+    command: err.command,
+    cause: err,
+  });
+}
 
 /**
  * A key walk gives up after this many steps per possible element: each restart re-reads the keys already
@@ -75,6 +110,8 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
   readonly #key: Scratch;
   readonly #value: Scratch;
   #batches = true;
+  /** Separate from {@link #batches}: arrays have batch lookups but no batch delete. */
+  #deleteBatches = true;
 
   protected constructor(map: BpfMap, key: Codec<K>, value: Codec<V>) {
     this.map = map;
@@ -163,11 +200,31 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
     return stored;
   }
 
-  /** Removes every key of `keys`; returns how many were there. */
-  deleteMany(keys: Iterable<K>): number {
+  /**
+   * Removes every key of `keys`; returns how many were there. Uses `BPF_MAP_DELETE_BATCH`, `batchSize` keys
+   * per call: the kernel stops at a key that is not there, which is skipped, and the batch goes on after
+   * it. Where the kernel has no batch delete for the map, one delete per key.
+   */
+  deleteMany(keys: Iterable<K>, batchSize = DEFAULT_BATCH_SIZE): number {
+    if (checkU32(batchSize, 'batch size') === 0) {
+      throw new OptionError('batch size must be at least 1', { option: 'batch size' });
+    }
+    const ks = this.keyCodec.size;
+    const buf = scratch(ks * batchSize);
+    const dense = this.keyCodec.dense === true;
     let n = 0;
-    for (const k of keys) if (this.delete(k)) n++;
-    return n;
+    let deleted = 0;
+    for (const k of keys) {
+      // Padding must be zero: the kernel compares every key byte.
+      if (!dense) buf.bytes.fill(0, n * ks, (n + 1) * ks);
+      this.keyCodec.encode(k, buf.view, n * ks);
+      if (++n === batchSize) {
+        deleted += this.#deleteBatch(buf, n);
+        n = 0;
+      }
+    }
+    if (n > 0) deleted += this.#deleteBatch(buf, n);
+    return deleted;
   }
 
   /**
@@ -309,7 +366,7 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
     const limit = WALK_STEPS_PER_ENTRY * (this.map.maxEntries + 64);
     let started = false;
     let steps = 0;
-    while (this.map.nextKey(started ? current.bytes : null, next)) {
+    while (this.#nextKey(started ? current.bytes : null, next)) {
       started = true;
       if (++steps > limit) {
         throw new BpfError(
@@ -325,6 +382,44 @@ export class KeyValueMap<K, V> implements Iterable<[K, V]> {
       seen.add(id);
       yield pick(this, current.view, 0, value.view, 0);
     }
+  }
+
+  /** {@link BpfMap.nextKey}, with the kernel's "no next-key operation" said clearly. */
+  #nextKey(key: Uint8Array | null, next: Uint8Array): boolean {
+    try {
+      return this.map.nextKey(key, next);
+    } catch (err) {
+      throw notIterable(this.map, err);
+    }
+  }
+
+  /** Deletes the `n` keys in `keys` (a batch at a time, or one by one); returns how many were there. */
+  #deleteBatch(keys: Scratch, n: number): number {
+    const fd = loadedFd(this.map);
+    const ks = this.keyCodec.size;
+    let start = 0;
+    let deleted = 0;
+    while (start < n && this.#deleteBatches) {
+      const rest = n - start;
+      const r = mapDeleteBatchPartial(fd, start === 0 ? keys.bytes : keys.bytes.subarray(start * ks), rest);
+      if (r.errno === 0) return deleted + rest;
+      if (r.errno === ENOENT && r.deleted < rest) {
+        // The kernel stopped at an absent key: count what went before it and go on after it.
+        deleted += r.deleted;
+        start += r.deleted + 1;
+        continue;
+      }
+      const err = bpfFailure(
+        BpfCmd.MAP_DELETE_BATCH,
+        r.errno,
+        `map '${this.map.name}', after ${deleted} of ${n} keys were deleted`,
+      );
+      // A count left as given means the kernel refused the batch before starting it.
+      if (r.deleted !== rest || !isBatchUnsupported(err)) throw err;
+      this.#deleteBatches = false;
+    }
+    for (let i = start; i < n; i++) if (mapDeleteAt(fd, keys.address + i * ks)) deleted++;
+    return deleted;
   }
 
   #updateBatch(keys: Uint8Array, values: Uint8Array, n: number, flags: number): number {

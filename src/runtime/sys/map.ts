@@ -366,6 +366,28 @@ export function mapDeleteBatch(
   return writeBatch(BpfCmd.MAP_DELETE_BATCH, fd, fillBatch(fd, keys, null, count, elemFlags, flags));
 }
 
+/** What one {@link mapDeleteBatchPartial} did. */
+export interface DeleteBatchResult {
+  /**
+   * Keys deleted from the start of the batch. Meaningful only when `errno` is 0 or `ENOENT`: a batch the
+   * kernel refuses before it starts (no batch delete for the map type, no write access) leaves the count
+   * as it was given.
+   */
+  readonly deleted: number;
+  /** 0 when every key was deleted, else the errno of the key the kernel stopped at (or of the refusal). */
+  readonly errno: number;
+}
+
+/**
+ * `BPF_MAP_DELETE_BATCH` that says how far it got instead of throwing: the kernel deletes keys in order,
+ * stops at the first it cannot delete (`ENOENT` for an absent key) and writes back how many went before.
+ */
+export function mapDeleteBatchPartial(fd: number, keys: Uint8Array, count: number): DeleteBatchResult {
+  const a = fillBatch(fd, keys, null, count, 0, 0);
+  const r = bpfRaw(BpfCmd.MAP_DELETE_BATCH, a, MAP_BATCH_ATTR.size);
+  return { deleted: a.readUInt32LE(MAP_BATCH_ATTR.fields.count.offset), errno: r < 0 ? -r : 0 };
+}
+
 const obj = newAttrScratch(OBJ_ATTR.size);
 
 function fillObj(path: string, bpfFd: number, fileFlags: number, dirFd: number | undefined): Buffer {
