@@ -6,11 +6,13 @@
  * on the same object.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKernelBtf } from '../src/btf/kernel.js';
 import { parseElf } from '../src/elf/reader.js';
 import { BpfError, FeatureMissingError, OptionError } from '../src/errors.js';
+import { generateSkeleton } from '../src/gen/skeleton.js';
 import { attachStructOps, StructOpsLink } from '../src/runtime/attach/struct-ops.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { MAP_CREATE_ATTR, PROG_LOAD_ATTR } from '../src/runtime/sys/attr.js';
@@ -22,6 +24,7 @@ import { progTestRun } from '../src/runtime/sys/prog.js';
 import { commandExists, countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
 import { libbpfReference } from './helpers/libbpf-ref.js';
 
+const ROOT = new URL('..', import.meta.url).pathname;
 const fixture = (name: string) => new URL(`./fixtures/${name}.bpf.o`, import.meta.url).pathname;
 const OPS = fixture('struct_ops');
 const LINK = fixture('struct_ops_link');
@@ -376,6 +379,52 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'not root'))('struct_ops on the 
         expect(inits(b)).toBeGreaterThanOrEqual(2);
       } finally {
         link.detach();
+      }
+      expect(availableCcs()).not.toContain('bpfskel_link');
+    },
+  );
+
+  it.runIf(haveTcp)('a registration made with attachStructOps() ends when its object closes', () => {
+    const fds = countOpenFds();
+    const obj = BpfObject.open(LINK);
+    obj.load();
+    const link = attachStructOps(obj.maps.get('cc_link')!);
+    expect(availableCcs()).toContain('bpfskel_link');
+    obj.close();
+    expect(link.detached).toBe(true);
+    expect(availableCcs()).not.toContain('bpfskel_link');
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it.runIf(haveTcp)(
+    'a generated skeleton registers its struct_ops maps on attach(), skipping those with autoattach off',
+    async () => {
+      const dir = join(ROOT, 'test', 'tmp', 'struct-ops');
+      mkdirSync(dir, { recursive: true });
+      const { code } = generateSkeleton(new Uint8Array(readFileSync(LINK)), {
+        embed: 'inline',
+        fileName: 'struct_ops_link.bpf.o',
+      });
+      writeFileSync(join(dir, 'struct_ops_link.skel.ts'), code);
+      const mod = (await import(join(dir, 'struct_ops_link.skel.ts'))) as {
+        StructOpsLinkSkel: {
+          openAndLoad(): { obj: BpfObject; attach(): void; detach(): void; destroy(): void };
+        };
+      };
+      const skel = mod.StructOpsLinkSkel.openAndLoad();
+      try {
+        // bpf_dummy_ops cannot be registered: with it left on, attach() fails and undoes cc_link too.
+        expect(() => skel.attach()).toThrow(/dummy_link/);
+        expect(availableCcs()).not.toContain('bpfskel_link');
+        for (const m of skel.obj.maps.values()) if (m.name !== 'cc_link') m.autoattach = false;
+        skel.attach();
+        expect(availableCcs()).toContain('bpfskel_link');
+        skel.detach();
+        expect(availableCcs()).not.toContain('bpfskel_link');
+        skel.attach();
+        expect(availableCcs()).toContain('bpfskel_link');
+      } finally {
+        skel.destroy();
       }
       expect(availableCcs()).not.toContain('bpfskel_link');
     },

@@ -47,6 +47,40 @@ export interface LinkUpdateOptions {
 
 const BPF_F_REPLACE = 4;
 
+/**
+ * @internal The links made from one program (or struct_ops map) and not detached yet: its object's close()
+ * detaches them.
+ */
+export class OwnedLinks {
+  readonly #links = new Set<BpfLink>();
+
+  add(link: BpfLink): void {
+    this.#links.add(link);
+  }
+
+  delete(link: BpfLink): void {
+    this.#links.delete(link);
+  }
+
+  /** Detaches every link still here. */
+  detachAll(): void {
+    for (const link of [...this.#links]) {
+      try {
+        link.detach();
+      } catch {
+        // Its FDs are closed either way; what failed is undoing a hook that is already gone (a deleted qdisc).
+      }
+    }
+    this.#links.clear();
+  }
+}
+
+/** @internal What a link can belong to. */
+export interface LinkOwner {
+  /** @internal */
+  readonly ownedLinks: OwnedLinks;
+}
+
 /** An attached program. Detach with {@link detach} (or `using`); detaching twice is harmless. */
 export class BpfLink implements Disposable {
   /** The kernel link type (`'xdp'`, `'perf_event'`, ...), or how a non-link attachment was made. */
@@ -56,18 +90,18 @@ export class BpfLink implements Disposable {
   #att: Attachment;
   #detached = false;
   #pinnedPath: string | undefined;
-  readonly #owner: BpfProgram | undefined;
+  readonly #owner: LinkOwner | undefined;
 
   /**
    * @internal Made by the attach functions, which hand over every FD in `attachment`. A link with an
-   * `owner` program is detached when that program's object closes, if it was not before.
+   * `owner` (the program attached, or a struct_ops map) is detached when the owner's object closes.
    */
-  constructor(attachment: Attachment, target: string, owner?: BpfProgram) {
+  constructor(attachment: Attachment, target: string, owner?: LinkOwner) {
     this.#att = attachment;
     this.type = attachment.kind === 'link' ? attachment.type : attachment.kind;
     this.target = target;
     this.#owner = owner;
-    owner?.adoptLink(this);
+    owner?.ownedLinks.add(this);
   }
 
   /**
@@ -126,7 +160,7 @@ export class BpfLink implements Disposable {
   detach(): void {
     if (this.#detached) return;
     this.#detached = true;
-    this.#owner?.releaseLink(this);
+    this.#owner?.ownedLinks.delete(this);
     const a = this.#att;
     switch (a.kind) {
       case 'link':

@@ -6,6 +6,7 @@
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
+import { OwnedLinks } from './link.js';
 import { openPinned, pinFd, removePin } from './pin.js';
 import type { MapSpec } from './spec.js';
 import { MapFlag } from './sys/consts.js';
@@ -94,6 +95,9 @@ export class BpfMap implements Disposable {
   /** Whether this object owns its FD (opened from a pin) rather than a {@link BpfObject}. */
   #ownsFd = false;
   #pinnedPath: string | undefined;
+  #autoattach = true;
+  /** @internal Registrations of this struct_ops map not detached yet: the object's close() detaches them. */
+  readonly ownedLinks = new OwnedLinks();
 
   /** @internal Made by `BpfObject.open()`. */
   constructor(spec: MapSpec) {
@@ -287,6 +291,18 @@ export class BpfMap implements Disposable {
     return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   }
 
+  /**
+   * For struct_ops maps: whether `attach()` of the object or skeleton registers it (default true), as
+   * libbpf's `bpf_map__set_autoattach`. Other maps have nothing to attach.
+   */
+  get autoattach(): boolean {
+    return this.#autoattach;
+  }
+
+  set autoattach(value: boolean) {
+    this.#autoattach = value;
+  }
+
   /** @internal Called by the loader once the map exists. */
   attachKernelObject(fd: number, memory: MapMemory | undefined): void {
     this.#fd = fd;
@@ -295,6 +311,7 @@ export class BpfMap implements Disposable {
 
   /** @internal Called by `BpfObject.close()` and failed loads: forgets the FD (the object closes it). */
   detachKernelObject(): void {
+    this.ownedLinks.detachAll();
     this.#memory?.release();
     this.#memory = undefined;
     this.#fd = -1;

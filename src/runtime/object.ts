@@ -211,8 +211,8 @@ export class BpfObject implements Disposable {
 
   /**
    * Attaches every loaded program whose section names its target and whose `autoattach` is set (see
-   * {@link BpfProgram.attach}), then registers every struct_ops map (see `attachStructOps`). All or
-   * nothing: when one fails, those attached by this call are detached.
+   * {@link BpfProgram.attach}), then registers every struct_ops map whose `autoattach` is set (see
+   * `attachStructOps`). All or nothing: when one fails, those attached by this call are detached.
    */
   attach(): void {
     if (!this.#loaded)
@@ -228,7 +228,7 @@ export class BpfObject implements Disposable {
         made.push(p.name);
       }
       for (const m of this.maps.values()) {
-        if (m.spec.structOps === undefined || m.fd < 0 || this.#links.has(m.name)) continue;
+        if (m.spec.structOps === undefined || !m.autoattach || m.fd < 0 || this.#links.has(m.name)) continue;
         this.#links.set(m.name, attachStructOps(m));
         made.push(m.name);
       }

@@ -5,7 +5,7 @@
  */
 import { BpfError, OptionError } from '../errors.js';
 import { autoAttach } from './attach/auto.js';
-import type { BpfLink } from './link.js';
+import { type BpfLink, OwnedLinks } from './link.js';
 import type { SectionSpec } from './sections.js';
 import type { ProgramSpec } from './spec.js';
 import type { AttachType, ProgramType } from './sys/kinds.js';
@@ -42,8 +42,8 @@ export class BpfProgram {
   #log = '';
   #frozen = false;
   #target: AttachTarget | undefined;
-  /** Links made from this program and not detached yet: the object's close() detaches them. */
-  readonly #links = new Set<BpfLink>();
+  /** @internal Links made from this program and not detached yet: the object's close() detaches them. */
+  readonly ownedLinks = new OwnedLinks();
 
   /** @internal Made by `BpfObject.open()`. */
   constructor(spec: ProgramSpec) {
@@ -141,25 +141,9 @@ export class BpfProgram {
     this.#frozen = true;
   }
 
-  /** @internal Called by the constructor of a link made from this program. */
-  adoptLink(link: BpfLink): void {
-    this.#links.add(link);
-  }
-
-  /** @internal Called when a link made from this program is detached. */
-  releaseLink(link: BpfLink): void {
-    this.#links.delete(link);
-  }
-
   /** @internal */
   setClosed(): void {
-    for (const link of [...this.#links]) {
-      try {
-        link.detach();
-      } catch {
-        // Its FDs are closed either way; what failed is undoing a hook that is already gone (a deleted qdisc).
-      }
-    }
+    this.ownedLinks.detachAll();
     this.#fd = -1;
     this.#tag = '';
   }

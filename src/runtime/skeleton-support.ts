@@ -16,6 +16,7 @@ import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
+import { attachStructOps } from './attach/struct-ops.js';
 import type { Codec } from './codec.js';
 import type { BpfLink } from './link.js';
 import type { BpfMap } from './map.js';
@@ -74,6 +75,8 @@ export abstract class Skeleton<
   readonly #slots: Record<string, BpfLink | undefined>;
   readonly #autoAttached: readonly string[];
   readonly #linked: readonly string[];
+  /** struct_ops maps registered by `attach()`, by map name. */
+  readonly #structOps = new Map<string, BpfLink>();
 
   /**
    * @param autoAttached programs `attach()` attaches by section name, in that order
@@ -102,19 +105,26 @@ export abstract class Skeleton<
 
   /**
    * Attaches every loaded program whose section names its target and whose `autoattach` is set, unless
-   * its link is already set; on failure detaches what it attached and rethrows.
+   * its link is already set, then registers every struct_ops map (see `attachStructOps`); on failure
+   * detaches what it attached and rethrows.
    */
   attach(): void {
     try {
       for (const name of this.#autoAttached) this.#slots[name] ??= attachAuto(this.#programs[name]);
+      for (const map of this.obj.maps.values()) {
+        if (map.spec.structOps === undefined || !map.autoattach || this.#structOps.has(map.name)) continue;
+        this.#structOps.set(map.name, attachStructOps(map));
+      }
     } catch (error) {
       this.detach();
       throw error;
     }
   }
 
-  /** Detaches every link in `links` (last program first) and clears it. */
+  /** Unregisters the struct_ops maps, then detaches every link in `links` (last program first) and clears it. */
   detach(): void {
+    for (const link of this.#structOps.values()) link.detach();
+    this.#structOps.clear();
     for (const name of this.#linked) {
       this.#slots[name]?.detach();
       this.#slots[name] = undefined;

@@ -46,6 +46,7 @@ export class StructOpsLink extends BpfLink {
     super(
       { kind: 'link', type: 'struct_ops', fd: ops.link ? fd : -1, perfFd: -1 },
       `struct_ops map '${map.name}' (struct ${ops.kernelType})`,
+      map,
     );
     this.isKernelLink = ops.link;
     this.#map = map.name;
