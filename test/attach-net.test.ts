@@ -129,11 +129,25 @@ describe.runIf(canRun && hasIp)('XDP, tcx and sk_lookup on a veth pair', () => {
     sendFromNs(2, `${net}.1`);
     await new Promise((r) => setTimeout(r, 50));
     expect([getU64(obj, 'xdp_a'), getU64(obj, 'xdp_b')]).toEqual([5n, 3n]);
-    // Generic mode works on any device.
+    // Generic mode works on any device; veth also has a native (driver) hook. `ip` reports which one holds
+    // the program: XDP_ATTACHED_SKB is 2, XDP_ATTACHED_DRV 1.
+    const xdpMode = (): unknown =>
+      (
+        JSON.parse(execFileSync('ip', ['-d', '-j', 'link', 'show', 'dev', host], { encoding: 'utf8' })) as {
+          xdp?: { mode: number };
+        }[]
+      )[0]?.xdp?.mode;
     const skb = attachXdp(a, ifindexOf(host), { mode: 'skb' });
+    expect(xdpMode()).toBe(2);
     sendFromNs(2, `${net}.1`);
     expect(await waitFor(() => getU64(obj, 'xdp_a'), 7n)).toBe(7n);
     skb.detach();
+    const drv = attachXdp(a, host, { mode: 'drv' });
+    expect(xdpMode()).toBe(1);
+    sendFromNs(2, `${net}.1`);
+    expect(await waitFor(() => getU64(obj, 'xdp_a'), 9n)).toBe(9n);
+    drv.detach();
+    expect(xdpMode()).toBeUndefined();
     obj.close();
     expect(countOpenFds()).toBe(fds);
   });
