@@ -16,7 +16,7 @@ import { BpfObject } from '../../src/runtime/object.js';
 import { RingBuffer } from '../../src/runtime/ringbuf.js';
 import { progTestRun } from '../../src/runtime/sys/prog.js';
 
-const WARMUP = 5;
+const WARMUP = 20;
 
 interface BenchRecord {
   pid: number;

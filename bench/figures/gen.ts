@@ -12,6 +12,7 @@ import { buildGenObject, GEN_SIZES } from '../gen-objects.js';
 import { type BenchContext, fixture } from '../lib/context.js';
 import { timeProcess } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
+import { alternate } from '../lib/rounds.js';
 import { type Summary, summarize } from '../lib/stats.js';
 import { lineChartSvg } from '../lib/svg.js';
 
@@ -37,19 +38,14 @@ function timeBoth(ctx: BenchContext, object: string, rounds: number, genChild: s
   const bpftool = (): number => timeProcess('bpftool', ['gen', 'skeleton', object], join(dir, 'out.skel.h'));
   const s = { process: [] as number[], inProcess: [] as number[], bpftool: [] as number[] };
   inProcess();
-  for (let r = 0; r < rounds; r++) {
-    const ours = (): void => {
+  alternate(
+    rounds,
+    () => s.bpftool.push(bpftool()),
+    () => {
       s.process.push(timeProcess(process.execPath, [genChild, object, dir]));
       s.inProcess.push(inProcess());
-    };
-    if (r % 2 === 0) {
-      s.bpftool.push(bpftool());
-      ours();
-    } else {
-      ours();
-      s.bpftool.push(bpftool());
-    }
-  }
+    },
+  );
   const ms = (xs: number[]): Summary => summarize(xs.map((x) => x / 1e6));
   return { process: ms(s.process), inProcess: ms(s.inProcess), bpftool: ms(s.bpftool) };
 }

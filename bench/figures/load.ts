@@ -11,6 +11,7 @@ import { BpfObject } from '../../src/runtime/object.js';
 import { type BenchContext, cBin, fixture } from '../lib/context.js';
 import { runJson } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
+import { alternate } from '../lib/rounds.js';
 import { summarize } from '../lib/stats.js';
 
 /** The big loadable fixtures; `maps` pins a map by name, so it needs a bpffs at the pin root. */
@@ -65,21 +66,13 @@ function measure(ctx: BenchContext, name: string, iterations: number, rounds: nu
   }
   try {
     for (let i = 0; i < 3; i++) openLoadClose(path, pinRoot);
-    for (let r = 0; r < rounds; r++) {
-      const runC = (): void => {
-        c.push(...runJson<{ ns: number[] }>(cCmd[0], cCmd[1]).ns);
-      };
-      const runOurs = (): void => {
+    alternate(
+      rounds,
+      () => c.push(...runJson<{ ns: number[] }>(cCmd[0], cCmd[1]).ns),
+      () => {
         for (let i = 0; i < iterations; i++) ours.push(openLoadClose(path, pinRoot));
-      };
-      if (r % 2 === 0) {
-        runC();
-        runOurs();
-      } else {
-        runOurs();
-        runC();
-      }
-    }
+      },
+    );
   } finally {
     if (pinRoot !== undefined) {
       execFileSync('umount', [pinRoot]);

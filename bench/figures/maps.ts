@@ -12,6 +12,7 @@ import { BATCH, type Kind, type MapsChildResult, type Op, PASSES } from '../chil
 import { type BenchContext, benchObject, cBin } from '../lib/context.js';
 import { runJson } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
+import { alternate } from '../lib/rounds.js';
 import { summarize } from '../lib/stats.js';
 
 interface CMaps {
@@ -66,15 +67,7 @@ export function mapsFigure(ctx: BenchContext, dist: string): Row[] {
     const b = runJson<CBatch>(cBin(ctx, 'batch'), [String(BATCH), '1']);
     for (const k of kinds) push(s.cBatch, k, b[k][0]);
   };
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      runC();
-      runOurs();
-    } else {
-      runOurs();
-      runC();
-    }
-  }
+  alternate(rounds, runC, runOurs);
 
   const rows: Row[] = [];
   const get = <K>(m: Map<K, number[]>, k: K): number[] => m.get(k) ?? [];

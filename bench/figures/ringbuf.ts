@@ -11,6 +11,7 @@ import { generateTypes } from '../../src/gen/skeleton.js';
 import { type BenchContext, benchObject, cBin } from '../lib/context.js';
 import { runJson } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
+import { alternate } from '../lib/rounds.js';
 import { summarize } from '../lib/stats.js';
 import { writeTranspiled } from '../lib/transpile.js';
 
@@ -65,15 +66,7 @@ export function ringbufFigure(ctx: BenchContext, dist: string): Row[] {
     const res = runJson<CRing>(cBin(ctx, 'ringbuf'), [object, String(records), String(perRound)]);
     for (const r of res.rounds) c.push((r.records / r.ns) * 1e9);
   };
-  for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) {
-      runC();
-      runOurs();
-    } else {
-      runOurs();
-      runC();
-    }
-  }
+  alternate(rounds, runC, runOurs);
   const cs = summarize(c.map((x) => x / 1e6));
   return [
     {

@@ -10,6 +10,7 @@ import { generateSkeleton } from '../../src/gen/skeleton.js';
 import { type BenchContext, cBin, fixture } from '../lib/context.js';
 import { runJson } from '../lib/proc.js';
 import type { Row } from '../lib/report.js';
+import { alternate } from '../lib/rounds.js';
 import { summarize } from '../lib/stats.js';
 import { writeTranspiled } from '../lib/transpile.js';
 
@@ -32,17 +33,11 @@ export function rssFigure(ctx: BenchContext, dist: string): Row[] {
   const child = join(dist, 'bench', 'child', 'rss.js');
   const ours: Rss[] = [];
   const c: Rss[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const runOurs = (): number => ours.push(runJson<Rss>(process.execPath, [child, skel, 'MinimalSkel']));
-    const runC = (): number => c.push(runJson<Rss>(cBin(ctx, 'rss'), [object]));
-    if (r % 2 === 0) {
-      runC();
-      runOurs();
-    } else {
-      runOurs();
-      runC();
-    }
-  }
+  alternate(
+    rounds,
+    () => c.push(runJson<Rss>(cBin(ctx, 'rss'), [object])),
+    () => ours.push(runJson<Rss>(process.execPath, [child, skel, 'MinimalSkel'])),
+  );
   const mb = (xs: number[]): ReturnType<typeof summarize> => summarize(xs.map((kb) => kb / 1024));
   return [
     {
