@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBtf } from '../src/btf/parse.js';
 import type { Btf } from '../src/btf/types.js';
 import { parseElf } from '../src/elf/index.js';
+import { CodecEmitter } from '../src/gen/codecs.js';
 import { generateTypes, RESERVED_MODULE_NAMES } from '../src/gen/skeleton.js';
 import { fieldsOf, MAX_TUPLE, planTypes, shapeOf, type TypePlan } from '../src/gen/types.js';
 import type { Codec } from '../src/runtime/codec.js';
@@ -155,9 +156,9 @@ describe('generated codecs', () => {
         expect((mod[plan.names.get(id) as string] as AnyCodec).size).toBe(btf.sizeOf(id));
       }
     }
-    expect(Object.keys(mod).sort()).toEqual(
-      ['UnionCodec', ...plan.names.values()].filter((n) => n !== 'UnionCodec').sort(),
-    );
+    const emitter = new CodecEmitter(plan, RESERVED_MODULE_NAMES);
+    const views = plan.decls.map((id) => emitter.viewName(id)).filter((n) => n !== undefined);
+    expect(Object.keys(mod).sort()).toEqual([...plan.names.values(), ...views].sort());
   });
 
   it('round-trip random values of union-free types exactly, at any offset', () => {

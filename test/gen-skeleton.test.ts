@@ -37,6 +37,10 @@ export interface Codec<T> {
   readonly size: number;
   decode(view: DataView, offset: number): T;
   encode(value: T, view: DataView, offset: number): void;
+  readonly inPlace?: {
+    create(view: DataView, offset: number): T;
+    point(record: T, view: DataView, offset: number): void;
+  };
 }
 export interface OpenOptions { objectName?: string; bpfTokenPath?: string; bpfTokenFd?: number }
 export declare class BpfError extends Error {

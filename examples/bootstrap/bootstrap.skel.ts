@@ -36,6 +36,64 @@ export interface event {
   exit_event: boolean;
 }
 
+/**
+ * Zero-copy view of C: `struct event`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class eventView implements event {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct event` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct event` stored at `offset` of `view`. */
+  static point(record: eventView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `int pid`, offset 0 */
+  get pid(): number {
+    return this.#view.getInt32(this.#offset, true);
+  }
+
+  /** C: `int ppid`, offset 4 */
+  get ppid(): number {
+    return this.#view.getInt32(this.#offset + 4, true);
+  }
+
+  /** C: `unsigned int exit_code`, offset 8 */
+  get exit_code(): number {
+    return this.#view.getUint32(this.#offset + 8, true);
+  }
+
+  /** C: `unsigned long long duration_ns`, offset 16 */
+  get duration_ns(): bigint {
+    return this.#view.getBigUint64(this.#offset + 16, true);
+  }
+
+  /** C: `char comm[16]`, offset 24 */
+  get comm(): string {
+    return readCString(this.#view, this.#offset + 24, 16);
+  }
+
+  /** C: `char filename[127]`, offset 40 */
+  get filename(): string {
+    return readCString(this.#view, this.#offset + 40, 127);
+  }
+
+  /** C: `bool exit_event`, offset 167 */
+  get exit_event(): boolean {
+    return this.#view.getUint8(this.#offset + 167) !== 0;
+  }
+}
+
 /** Codec of C: `struct event`. */
 export const event: Codec<event> = {
   size: 168,
@@ -59,6 +117,7 @@ export const event: Codec<event> = {
     writeCString(view, offset + 40, 127, value.filename);
     view.setUint8(offset + 167, value.exit_event ? 1 : 0);
   },
+  inPlace: { create: (view, offset) => new eventView(view, offset), point: eventView.point },
 };
 
 /**

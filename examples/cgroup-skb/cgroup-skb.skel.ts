@@ -20,6 +20,39 @@ export interface counters {
   bytes: bigint;
 }
 
+/**
+ * Zero-copy view of C: `struct counters`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class countersView implements counters {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct counters` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct counters` stored at `offset` of `view`. */
+  static point(record: countersView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u64 packets`, offset 0 */
+  get packets(): bigint {
+    return this.#view.getBigUint64(this.#offset, true);
+  }
+
+  /** C: `__u64 bytes`, offset 8 */
+  get bytes(): bigint {
+    return this.#view.getBigUint64(this.#offset + 8, true);
+  }
+}
+
 /** Codec of C: `struct counters`. */
 export const counters: Codec<counters> = {
   size: 16,
@@ -33,6 +66,7 @@ export const counters: Codec<counters> = {
     view.setBigUint64(offset, value.packets, true);
     view.setBigUint64(offset + 8, value.bytes, true);
   },
+  inPlace: { create: (view, offset) => new countersView(view, offset), point: countersView.point },
 };
 
 /** C: `enum direction`: its enumerators. */
@@ -53,6 +87,44 @@ export interface traffic_key {
   pad: number;
 }
 
+/**
+ * Zero-copy view of C: `struct traffic_key`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class traffic_keyView implements traffic_key {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct traffic_key` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct traffic_key` stored at `offset` of `view`. */
+  static point(record: traffic_keyView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u64 cgroup_id`, offset 0 */
+  get cgroup_id(): bigint {
+    return this.#view.getBigUint64(this.#offset, true);
+  }
+
+  /** C: `enum direction direction`, offset 8 */
+  get direction(): direction {
+    return this.#view.getUint32(this.#offset + 8, true);
+  }
+
+  /** C: `__u32 pad`, offset 12 */
+  get pad(): number {
+    return this.#view.getUint32(this.#offset + 12, true);
+  }
+}
+
 /** Codec of C: `struct traffic_key`. */
 export const traffic_key: Codec<traffic_key> = {
   size: 16,
@@ -68,6 +140,7 @@ export const traffic_key: Codec<traffic_key> = {
     view.setUint32(offset + 8, value.direction, true);
     view.setUint32(offset + 12, value.pad, true);
   },
+  inPlace: { create: (view, offset) => new traffic_keyView(view, offset), point: traffic_keyView.point },
 };
 
 /** Maps of `cgroup-skb.bpf.o`, typed from its BTF. */

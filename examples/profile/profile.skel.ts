@@ -29,6 +29,49 @@ export interface sample_key {
   comm: string;
 }
 
+/**
+ * Zero-copy view of C: `struct sample_key`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class sample_keyView implements sample_key {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct sample_key` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct sample_key` stored at `offset` of `view`. */
+  static point(record: sample_keyView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u32 pid`, offset 0 */
+  get pid(): number {
+    return this.#view.getUint32(this.#offset, true);
+  }
+
+  /** C: `__s32 kernel_stack`, offset 4 */
+  get kernel_stack(): number {
+    return this.#view.getInt32(this.#offset + 4, true);
+  }
+
+  /** C: `__s32 user_stack`, offset 8 */
+  get user_stack(): number {
+    return this.#view.getInt32(this.#offset + 8, true);
+  }
+
+  /** C: `char comm[16]`, offset 12 */
+  get comm(): string {
+    return readCString(this.#view, this.#offset + 12, 16);
+  }
+}
+
 /** Codec of C: `struct sample_key`. */
 export const sample_key: Codec<sample_key> = {
   size: 28,
@@ -46,6 +89,7 @@ export const sample_key: Codec<sample_key> = {
     view.setInt32(offset + 8, value.user_stack, true);
     writeCString(view, offset + 12, 16, value.comm);
   },
+  inPlace: { create: (view, offset) => new sample_keyView(view, offset), point: sample_keyView.point },
 };
 
 /**

@@ -20,6 +20,39 @@ export interface counters {
   bytes: bigint;
 }
 
+/**
+ * Zero-copy view of C: `struct counters`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class countersView implements counters {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct counters` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct counters` stored at `offset` of `view`. */
+  static point(record: countersView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u64 packets`, offset 0 */
+  get packets(): bigint {
+    return this.#view.getBigUint64(this.#offset, true);
+  }
+
+  /** C: `__u64 bytes`, offset 8 */
+  get bytes(): bigint {
+    return this.#view.getBigUint64(this.#offset + 8, true);
+  }
+}
+
 /** Codec of C: `struct counters`. */
 export const counters: Codec<counters> = {
   size: 16,
@@ -33,6 +66,7 @@ export const counters: Codec<counters> = {
     view.setBigUint64(offset, value.packets, true);
     view.setBigUint64(offset + 8, value.bytes, true);
   },
+  inPlace: { create: (view, offset) => new countersView(view, offset), point: countersView.point },
 };
 
 /** C: `struct flow_key`: 8 bytes. */
@@ -45,6 +79,49 @@ export interface flow_key {
   ip_proto: number;
   /** C: `__u8 pad`, offset 7 */
   pad: number;
+}
+
+/**
+ * Zero-copy view of C: `struct flow_key`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class flow_keyView implements flow_key {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct flow_key` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct flow_key` stored at `offset` of `view`. */
+  static point(record: flow_keyView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u32 saddr`, offset 0 */
+  get saddr(): number {
+    return this.#view.getUint32(this.#offset, true);
+  }
+
+  /** C: `__u16 eth_proto`, offset 4 */
+  get eth_proto(): number {
+    return this.#view.getUint16(this.#offset + 4, true);
+  }
+
+  /** C: `__u8 ip_proto`, offset 6 */
+  get ip_proto(): number {
+    return this.#view.getUint8(this.#offset + 6);
+  }
+
+  /** C: `__u8 pad`, offset 7 */
+  get pad(): number {
+    return this.#view.getUint8(this.#offset + 7);
+  }
 }
 
 /** Codec of C: `struct flow_key`. */
@@ -64,6 +141,7 @@ export const flow_key: Codec<flow_key> = {
     view.setUint8(offset + 6, value.ip_proto);
     view.setUint8(offset + 7, value.pad);
   },
+  inPlace: { create: (view, offset) => new flow_keyView(view, offset), point: flow_keyView.point },
 };
 
 /** Maps of `xdp-counter.bpf.o`, typed from its BTF. */

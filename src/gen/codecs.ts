@@ -4,6 +4,8 @@
  *
  * Conventions of the emitted code (see types.ts for the type mapping):
  * - `decode` builds a fresh value; arrays are copied out, so a decoded value never aliases map memory.
+ * - In-place views (declarations.ts) read each field with the same code as `decode`, from the view's own
+ *   DataView ({@link CodecEmitter.decodeFieldFrom}).
  * - `encode` writes every member in declaration order and leaves padding bytes as they are. For unions
  *   (and members of anonymous unions) it writes only the members that are present (`!== undefined`), in
  *   declaration order, so where present members overlap the last one declared wins; a decoded union
@@ -20,6 +22,7 @@
  *
  * @module
  */
+import { assignDerived } from './names.js';
 import { type Field, fieldsOf, MAX_TUPLE, shapeOf, type TypePlan, tsTypeOf } from './types.js';
 
 /**
@@ -75,10 +78,31 @@ const GETTERS: Record<string, string> = {
 export class CodecEmitter {
   readonly plan: TypePlan;
   readonly #helpers = new Set<HelperName>();
+  /** Struct or union id → name of its in-place view class. */
+  readonly #views: ReadonlyMap<number, string>;
   #depth = 0;
+  /** The expression decoding code reads from: `view` in codecs, the view's DataView in view getters. */
+  #source = 'view';
 
-  constructor(plan: TypePlan) {
+  /**
+   * @param plan the types to emit
+   * @param reserved the identifiers the module reserves (as given to `planTypes`): view class names avoid
+   *   them and the plan's own names
+   */
+  constructor(plan: TypePlan, reserved: Iterable<string> = []) {
     this.plan = plan;
+    const aggregates = new Map<number, string>();
+    for (const id of plan.decls) {
+      const kind = plan.btf.typeById(id).kind;
+      if (kind === 'struct' || kind === 'union') aggregates.set(id, plan.names.get(id) as string);
+    }
+    const taken = [...reserved, ...plan.names.values(), ...plan.aliases.map((a) => a.name)];
+    this.#views = assignDerived(aggregates, 'View', taken);
+  }
+
+  /** The name of the in-place view class of struct or union `id` (declared by the plan). */
+  viewName(id: number): string | undefined {
+    return this.#views.get(id);
   }
 
   /** Marks a helper as used. */
@@ -150,29 +174,29 @@ export class CodecEmitter {
       case 'int':
         if (s.size === 16) {
           this.use('readInt128');
-          return `readInt128(view, ${at}, ${s.signed})`;
+          return `readInt128(${this.#source}, ${at}, ${s.signed})`;
         }
-        return scalarGet(s.signed ? 'i' : 'u', s.size, at);
+        return scalarGet(this.#source, s.signed ? 'i' : 'u', s.size, at);
       case 'enum':
-        return scalarGet(s.signed ? 'i' : 'u', s.size, at);
+        return scalarGet(this.#source, s.signed ? 'i' : 'u', s.size, at);
       case 'bool':
-        return `view.getUint8(${at}) !== 0`;
+        return `${this.#source}.getUint8(${at}) !== 0`;
       case 'float':
-        return scalarGet('f', s.size, at);
+        return scalarGet(this.#source, 'f', s.size, at);
       case 'ptr':
-        return scalarGet('u', 8, at);
+        return scalarGet(this.#source, 'u', 8, at);
       case 'string':
         this.use('readCString');
-        return `readCString(view, ${at}, ${s.length})`;
+        return `readCString(${this.#source}, ${at}, ${s.length})`;
       case 'typed':
         this.use('copyArray');
-        return `copyArray(${s.array}, view, ${at}, ${s.count})`;
+        return `copyArray(${s.array}, ${this.#source}, ${at}, ${s.count})`;
       case 'bytes':
         this.use('copyArray');
-        return `copyArray(Uint8Array, view, ${at}, ${s.size})`;
+        return `copyArray(Uint8Array, ${this.#source}, ${at}, ${s.size})`;
       case 'composite': {
         const name = this.plan.names.get(s.id);
-        if (name !== undefined) return `${name}.decode(view, ${at})`;
+        if (name !== undefined) return `${name}.decode(${this.#source}, ${at})`;
         return this.decodeFields(fieldsOf(this.plan.btf, s.id), base, off, indent);
       }
       case 'tuple': {
@@ -208,16 +232,31 @@ export class CodecEmitter {
     const shift = f.bitOffset % 8;
     if (f.bitfieldSize > 32) {
       this.use('readBitsBig');
-      return `readBitsBig(view, ${at}, ${shift}, ${f.bitfieldSize}, ${signed})`;
+      return `readBitsBig(${this.#source}, ${at}, ${shift}, ${f.bitfieldSize}, ${signed})`;
     }
     this.use('readBits');
-    const read = `readBits(view, ${at}, ${shift}, ${f.bitfieldSize}, ${signed})`;
+    const read = `readBits(${this.#source}, ${at}, ${shift}, ${f.bitfieldSize}, ${signed})`;
     return t.kind === 'int' && t.bool ? `${read} !== 0` : read;
   }
 
+  /** An expression decoding field `f` of an aggregate stored at `base + off`. */
   decodeField(f: Field, base: string, off: number, indent: string): string {
     if (f.bitfieldSize > 0) return this.#decodeBitfield(f, base, off);
     return this.decode(f.type, base, off + f.bitOffset / 8, indent);
+  }
+
+  /**
+   * {@link decodeField} reading from the DataView `source` (an expression) instead of `view`: the same code
+   * the codec runs for that field, for a getter of an in-place view.
+   */
+  decodeFieldFrom(source: string, f: Field, base: string, indent: string): string {
+    const saved = this.#source;
+    this.#source = source;
+    try {
+      return this.decodeField(f, base, 0, indent);
+    } finally {
+      this.#source = saved;
+    }
   }
 
   /** Statements (one per array entry, unindented) encoding `value` of type `id` at `base + off`. */
@@ -315,9 +354,9 @@ function offsetExpr(base: string, off: number): string {
   return off === 0 ? base : `${base} + ${off}`;
 }
 
-function scalarGet(sign: 'i' | 'u' | 'f', size: number, at: string): string {
+function scalarGet(source: string, sign: 'i' | 'u' | 'f', size: number, at: string): string {
   const le = size === 1 ? '' : ', true';
-  return `view.get${GETTERS[`${sign}${size}`]}(${at}${le})`;
+  return `${source}.get${GETTERS[`${sign}${size}`]}(${at}${le})`;
 }
 
 function scalarSet(sign: 'i' | 'u' | 'f', size: number, at: string, value: string): string {

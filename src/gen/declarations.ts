@@ -1,7 +1,8 @@
 /**
- * Emits the TypeScript declarations of a {@link TypePlan}: for each struct or union an interface and its
- * codec const of the same name (`event` is both the type and the `Codec<event>`), for each enum a const
- * object of its enumerators and a type alias, and for each requested typedef an alias of both.
+ * Emits the TypeScript declarations of a {@link TypePlan}: for each struct or union an interface, its
+ * in-place view class (`eventView`, see {@link emitView}) and its codec const of the same name as the
+ * interface (`event` is both the type and the `Codec<event>`), for each enum a const object of its
+ * enumerators and a type alias, and for each requested typedef an alias of both.
  *
  * @module
  */
@@ -9,7 +10,15 @@ import type { BtfType } from '../btf/types.js';
 import type { CodecEmitter } from './codecs.js';
 import { docLines } from './codecs.js';
 import { assignKeyed, commentText } from './names.js';
-import { cDeclaration, type Field, fieldsOf, fieldTsType, type TypePlan, tsTypeOf } from './types.js';
+import {
+  cDeclaration,
+  type Field,
+  fieldsOf,
+  fieldTsType,
+  shapeOf,
+  type TypePlan,
+  tsTypeOf,
+} from './types.js';
 
 /** `C: \`decl\`` for TSDoc, escaped. */
 export function cDoc(decl: string): string {
@@ -89,6 +98,9 @@ function emitAggregate(
     lines.push(...docLines([fieldDoc(plan, f)], '  '), `  ${f.name}: ${fieldTsType(plan, f)};`);
   }
   lines.push('}', '');
+  const view = emitView(emitter, t, name, fields);
+  if (view.length > 0) lines.push(...view, '');
+  const viewName = emitter.viewName(t.id);
   const decode = emitter.decodeFields(fields, 'offset', 0, '    ');
   const encode = emitter.encodeFields(fields, 'value', 'offset', 0);
   if (union) emitter.use('UnionCodec');
@@ -111,7 +123,80 @@ function emitAggregate(
     `  encode(value: ${valueType}, view: DataView, offset: number): void {`,
     ...encode.map((l) => `    ${l}`),
     '  },',
+    ...(view.length > 0
+      ? [`  inPlace: { create: (view, offset) => new ${viewName}(view, offset), point: ${viewName}.point },`]
+      : []),
     '};',
   );
   return lines;
+}
+
+/**
+ * The in-place view class of a struct or union: `class eventView implements event`, whose getters read
+ * each field from the bytes the view points at with the codec's own code for that field. A field of a named
+ * struct or union type returns a nested view, created on first read and re-aimed on later ones; arrays,
+ * strings and anonymous aggregates are decoded (copied) on each read. The state lives in private fields and
+ * re-aiming is a static method, so no C member name can collide with them. No lines when no field reads the
+ * bytes (an aggregate without members): the codec then has no `inPlace`.
+ */
+function emitView(
+  emitter: CodecEmitter,
+  t: BtfType & { kind: 'struct' | 'union' },
+  name: string,
+  fields: readonly Field[],
+): string[] {
+  const { plan } = emitter;
+  const viewName = emitter.viewName(t.id) as string;
+  const cName = t.name === '' ? `${t.kind} (anonymous)` : cTypeName(t);
+  const nested: string[] = [];
+  const getters: string[] = [];
+  for (const f of fields) {
+    const type = fieldTsType(plan, f);
+    getters.push('', ...docLines([fieldDoc(plan, f)], '  '), `  get ${f.name}(): ${type} {`);
+    const s = f.bitfieldSize === 0 ? shapeOf(plan.btf, f.type) : undefined;
+    const inner = s?.kind === 'composite' ? emitter.viewName(s.id) : undefined;
+    if (inner !== undefined) {
+      const cache = `#${f.name}View`;
+      const at = f.bitOffset === 0 ? 'this.#offset' : `this.#offset + ${f.bitOffset / 8}`;
+      nested.push(`  ${cache}: ${inner} | undefined;`);
+      getters.push(
+        `    if (this.${cache} === undefined) this.${cache} = new ${inner}(this.#view, ${at});`,
+        `    else ${inner}.point(this.${cache}, this.#view, ${at});`,
+        `    return this.${cache};`,
+      );
+    } else {
+      getters.push(`    return ${emitter.decodeFieldFrom('this.#view', f, 'this.#offset', '    ')};`);
+    }
+    getters.push('  }');
+  }
+  if (!getters.some((l) => l.includes('this.#view'))) return [];
+  return [
+    ...docLines(
+      [
+        `Zero-copy view of ${cDoc(cName)}: its getters read each field from the bytes the view points at,`,
+        'when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out',
+        'at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its',
+        'fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.',
+      ],
+      '',
+    ),
+    `export class ${viewName} implements ${name} {`,
+    '  #view: DataView;',
+    '  #offset: number;',
+    ...nested,
+    '',
+    `  /** A view of the \`${commentText(cName)}\` stored at \`offset\` of \`view\`. */`,
+    '  constructor(view: DataView, offset: number) {',
+    '    this.#view = view;',
+    '    this.#offset = offset;',
+    '  }',
+    '',
+    `  /** Re-aims \`record\` at the \`${commentText(cName)}\` stored at \`offset\` of \`view\`. */`,
+    `  static point(record: ${viewName}, view: DataView, offset: number): void {`,
+    '    record.#view = view;',
+    '    record.#offset = offset;',
+    '  }',
+    ...getters,
+    '}',
+  ];
 }

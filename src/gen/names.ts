@@ -186,6 +186,27 @@ export function assignNames(originals: Iterable<string>, reserved: Iterable<stri
   };
 }
 
+/**
+ * Names derived from names already assigned in the same scope by appending `suffix` (a struct's view class
+ * from its interface name), made unique by the same rule. Every name already taken in the scope counts as
+ * reserved, so a derived name never displaces one: with both `event` and `eventView` declared, the view of
+ * `event` is `eventView_`.
+ *
+ * @param assigned key → name already assigned in the scope, for the entities to derive names for
+ * @param suffix appended to each name
+ * @param taken every identifier of the scope (its reserved names and all the names assigned in it)
+ */
+export function assignDerived<K>(
+  assigned: ReadonlyMap<K, string>,
+  suffix: string,
+  taken: Iterable<string>,
+): Map<K, string> {
+  return assignKeyed(
+    [...assigned].map(([key, name]) => [key, `${name}${suffix}`] as const),
+    taken,
+  );
+}
+
 /** Compares by UTF-16 code units, independent of locale (the default sort order, made explicit). */
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

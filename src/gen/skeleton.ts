@@ -252,7 +252,7 @@ export function generateTypes(elfBytes: Uint8Array, opts: TypesOptions): string 
   const roots = names.length > 0 || records.size > 0 ? [] : typeRoots(model);
   for (const m of model.maps) if (records.has(m.name)) roots.push(m.valueType);
   const plan = planTypes(model.btf, roots, names, RESERVED_MODULE_NAMES);
-  const emitter = new CodecEmitter(plan);
+  const emitter = new CodecEmitter(plan, RESERVED_MODULE_NAMES);
   const decls = emitDeclarations(emitter);
   const helpers = emitter.helpersUsed();
   const usesCodec = /\bCodec\b/.test(decls.join('\n'));
@@ -332,7 +332,7 @@ export function generateSkeleton(elfBytes: Uint8Array, opts: SkeletonOptions): G
   const reserved = [...RESERVED_MODULE_NAMES, cls.skel, cls.maps, cls.progs, cls.links];
   for (const [, [, view]] of cls.sections) reserved.push(view);
   const plan = planTypes(model.btf, typeRoots(model), requested, reserved);
-  const emitter = new CodecEmitter(plan);
+  const emitter = new CodecEmitter(plan, reserved);
   const inline = opts.embed === 'inline' || (opts.embed === 'auto' && elfBytes.length <= AUTO_INLINE_LIMIT);
   const fileName = fileBase(opts.fileName);
 

@@ -14,7 +14,7 @@ export {
   VerifierError,
 } from '../errors.js';
 export * from './attach/index.js';
-export type { Codec } from './codec.js';
+export type { Codec, InPlace } from './codec.js';
 export { BpfLink, type BpfLinkType } from './link.js';
 export { BpfMap, type FromPinOptions, type MapInfo, type MapMemory } from './map.js';
 export { BpfObject, type TokenState } from './object.js';

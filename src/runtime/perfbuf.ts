@@ -7,12 +7,13 @@
  * enables it. The metadata page holds `data_head` (written by the kernel) and `data_tail` (written by us);
  * records are `struct perf_event_header` {u32 type; u16 misc; u16 size} followed by the body:
  * `PERF_RECORD_SAMPLE` carries {u32 size; raw bytes}, `PERF_RECORD_LOST` {u64 id; u64 lost}. The data area
- * is mapped once, so a record that wraps past its end is copied into a scratch buffer before decoding.
+ * is mapped once, so a record that wraps past its end is copied into a scratch buffer before decoding (or
+ * before an in-place view is aimed at it).
  *
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
-import type { Codec } from './codec.js';
+import type { Codec, InPlace } from './codec.js';
 import type { BpfMap } from './map.js';
 import { mmapMap } from './memory.js';
 import { onlineCpus } from './sys/cpus.js';
@@ -129,7 +130,8 @@ interface CpuRing {
 
 /**
  * A consumer of a perf event array: one perf ring per CPU, one epoll over them all. `consume(onSample,
- * onLost)` drains every ring now; `poll` waits on a worker thread first; `for await` yields decoded samples,
+ * onLost)` drains every ring now (`consumeInPlace` the same with one typed view re-aimed at each sample,
+ * `consumeRaw` with the bytes); `poll` waits on a worker thread first; `for await` yields decoded samples,
  * reading the rings only when its queue is empty. {@link lost} counts samples the kernel dropped.
  *
  * Closing empties the map slots it filled, disables and closes the events, unmaps the rings and closes the
@@ -147,6 +149,12 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #closed = false;
   #wake: () => void = () => {};
   readonly #closing: Promise<void>;
+  readonly #codec: Codec<T> | undefined;
+  /** The one in-place view this buffer hands out, made on the first sample of the first in-place consume. */
+  #view: T | undefined;
+  /** The sample handler of the in-place consume running now, called by {@link #inPlaceRaw}. */
+  #inPlaceHandler: SampleHandler<T> | undefined;
+  #inPlaceRaw: RawSampleHandler | undefined;
 
   constructor(map: BpfMap, codec?: Codec<T>, opts: PerfBufferOptions = {}) {
     const slots = new PerfEventArray(map).length;
@@ -164,6 +172,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     }
     this.map = map;
     this.#decode = codec === undefined ? copySample : decodeSample(codec, map.name);
+    this.#codec = codec;
     this.#closing = new Promise((resolve) => {
       this.#wake = resolve;
     });
@@ -193,6 +202,52 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
       (view, offset, length, cpu) => onSample(decode(view, offset, length), cpu),
       onLost,
     );
+  }
+
+  /**
+   * Drains every CPU's ring handing each sample to `onSample` as a typed view that reads its fields from the
+   * ring's memory when they are read (a sample that wraps around the end of its ring is first copied into
+   * a scratch buffer): nothing is allocated per sample. The buffer makes one view (the codec's `inPlace`)
+   * and re-aims it at each sample, so it is valid only during the call; copy what must outlive it. A sample
+   * shorter than the codec's size is skipped with a `BpfError` (`EMSGSIZE`), as by {@link consume}.
+   * Returns how many samples were handled.
+   *
+   * @throws OptionError when the buffer has no codec or its codec has no `inPlace` (a codec generated for a
+   *   struct or union has one)
+   */
+  consumeInPlace(onSample: SampleHandler<T>, onLost?: LostHandler): number {
+    const outer = this.#inPlaceHandler;
+    this.#inPlaceHandler = onSample;
+    try {
+      this.#inPlaceRaw ??= this.#makeInPlaceRaw();
+      return this.consumeRaw(this.#inPlaceRaw, onLost);
+    } finally {
+      this.#inPlaceHandler = outer;
+    }
+  }
+
+  /** The raw handler of in-place consumes: aims the buffer's view at the sample and passes it on. */
+  #makeInPlaceRaw(): RawSampleHandler {
+    const inPlace: InPlace<T> | undefined = this.#codec?.inPlace;
+    if (inPlace === undefined) {
+      throw new OptionError(
+        `perf buffer '${this.map.name}': consumeInPlace needs a codec with inPlace views (one generated for a struct or union)`,
+        { option: 'codec' },
+      );
+    }
+    const need = (this.#codec as Codec<T>).size;
+    const name = this.map.name;
+    return (view, offset, length, cpu) => {
+      if (length < need) throw shortSample(name, length, need);
+      let sample = this.#view;
+      if (sample === undefined) {
+        sample = inPlace.create(view, offset);
+        this.#view = sample;
+      } else {
+        inPlace.point(sample, view, offset);
+      }
+      (this.#inPlaceHandler as SampleHandler<T>)(sample, cpu);
+    };
   }
 
   /** Drains every CPU's ring handing out raw sample bytes; returns how many samples were handled. */
@@ -379,12 +434,14 @@ function decodeSample<T>(
 ): (view: DataView, offset: number, length: number) => T {
   const need = codec.size;
   return (view, offset, length) => {
-    if (length < need) {
-      throw new BpfError(
-        `perf buffer '${name}': a sample of ${length} bytes is shorter than the ${need} bytes its type needs`,
-        { code: 'EMSGSIZE' },
-      );
-    }
+    if (length < need) throw shortSample(name, length, need);
     return codec.decode(view, offset);
   };
+}
+
+function shortSample(name: string, length: number, need: number): BpfError {
+  return new BpfError(
+    `perf buffer '${name}': a sample of ${length} bytes is shorter than the ${need} bytes its type needs`,
+    { code: 'EMSGSIZE' },
+  );
 }

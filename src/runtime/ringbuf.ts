@@ -13,7 +13,7 @@
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
-import type { Codec } from './codec.js';
+import type { Codec, InPlace } from './codec.js';
 import type { BpfMap } from './map.js';
 import { mapRingPages } from './memory.js';
 import { EpollFlag } from './sys/epoll.js';
@@ -59,6 +59,12 @@ export type RawRecordHandler = (view: DataView, offset: number, length: number) 
 /** Called with each decoded record; return `false` to stop after it. */
 export type RecordHandler<T> = (record: T) => unknown;
 
+/**
+ * Called with each record as an in-place view (see {@link RingBuffer.consumeInPlace}) and the record's
+ * length in bytes; return `false` to stop after it. The view is valid only during the call.
+ */
+export type InPlaceRecordHandler<T> = (record: T, length: number) => unknown;
+
 /** A promise settled from outside: how close() ends pending waits. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve = (): void => {};
@@ -73,7 +79,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
  * the record bytes as `Uint8Array`).
  *
  * - `consume(cb)` drains what is there now, synchronously, decoding each record in place;
- *   `consumeRaw(cb)` hands out the bytes without decoding and allocates nothing.
+ *   `consumeRaw(cb)` hands out the bytes without decoding and allocates nothing; `consumeInPlace(cb)` hands
+ *   out one typed view re-aimed at each record, which reads only the fields the handler reads.
  * - `poll(timeoutMs, cb)` waits for records on a worker thread (the event loop keeps running), then drains.
  * - `for await (const r of ring)` yields records one at a time and reads the ring only when the loop asks
  *   for the next one, so a slow consumer leaves records in the ring (where the producer sees the space
@@ -103,6 +110,12 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #closed = false;
   readonly #closing = deferred();
   #taken: T | undefined;
+  readonly #codec: Codec<T> | undefined;
+  /** The one in-place view this ring hands out, made on the first record of the first in-place consume. */
+  #view: T | undefined;
+  /** The handler of the in-place consume running now, called by {@link #inPlaceRaw}. */
+  #inPlaceHandler: InPlaceRecordHandler<T> | undefined;
+  #inPlaceRaw: RawRecordHandler | undefined;
 
   constructor(map: BpfMap, codec?: Codec<T>) {
     if (map.type !== 'ringbuf') {
@@ -120,6 +133,7 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     this.map = map;
     this.size = size;
     this.#decode = codec === undefined ? copyRecord : decodeWith(codec, map.name);
+    this.#codec = codec;
   }
 
   /** Maps the ring's pages the first time it is read (the map must be loaded by then). */
@@ -157,6 +171,57 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   /** Hands every available record (at most `max`) to `handler` as bytes, without copying or decoding. */
   consumeRaw(handler: RawRecordHandler, max = Number.POSITIVE_INFINITY): number {
     return this.#drain(handler, undefined, max);
+  }
+
+  /**
+   * Hands every available record (at most `max`) to `handler` as a typed view that reads its fields from
+   * the ring's memory, where the record lies, when they are read: nothing is decoded beyond the fields the
+   * handler reads, and nothing is allocated per record. The ring makes one view (the codec's `inPlace`) and
+   * re-aims it at each record, so the view is valid only during the call: kept past it, it reads whatever
+   * record it was last aimed at, or bytes the producer has since overwritten. Copy what must outlive the
+   * call (`codec.decode` copies a whole record). A record shorter than the codec's size is skipped with a
+   * `BpfError` (`EMSGSIZE`), as by {@link consume}.
+   *
+   * @throws OptionError when the ring has no codec or its codec has no `inPlace` (a codec generated for a
+   *   struct or union has one)
+   */
+  consumeInPlace(handler: InPlaceRecordHandler<T>, max = Number.POSITIVE_INFINITY): number {
+    const outer = this.#inPlaceHandler;
+    this.#inPlaceHandler = handler;
+    try {
+      this.#inPlaceRaw ??= this.#makeInPlaceRaw();
+      return this.#drain(this.#inPlaceRaw, undefined, max);
+    } finally {
+      this.#inPlaceHandler = outer;
+    }
+  }
+
+  /**
+   * The raw handler of in-place consumes: it aims the ring's view at the record and passes it on, so
+   * in-place consumes share the raw path's loop. Made once per ring; the user's handler is read from a field
+   * so that a consume allocates nothing either.
+   */
+  #makeInPlaceRaw(): RawRecordHandler {
+    const inPlace: InPlace<T> | undefined = this.#codec?.inPlace;
+    if (inPlace === undefined) {
+      throw new OptionError(
+        `ring buffer '${this.map.name}': consumeInPlace needs a codec with inPlace views (one generated for a struct or union)`,
+        { option: 'codec' },
+      );
+    }
+    const need = (this.#codec as Codec<T>).size;
+    const name = this.map.name;
+    return (view, offset, length) => {
+      if (length < need) throw shortRecord(name, length, need);
+      let record = this.#view;
+      if (record === undefined) {
+        record = inPlace.create(view, offset);
+        this.#view = record;
+      } else {
+        inPlace.point(record, view, offset);
+      }
+      return (this.#inPlaceHandler as InPlaceRecordHandler<T>)(record, length);
+    };
   }
 
   /**
@@ -297,14 +362,16 @@ function copyRecord<T>(view: DataView, offset: number, length: number): T {
 function decodeWith<T>(codec: Codec<T>, name: string): (view: DataView, offset: number, length: number) => T {
   const need = codec.size;
   return (view, offset, length) => {
-    if (length < need) {
-      throw new BpfError(
-        `ring buffer '${name}': a record of ${length} bytes is shorter than the ${need} bytes its type needs; skipped`,
-        { code: 'EMSGSIZE' },
-      );
-    }
+    if (length < need) throw shortRecord(name, length, need);
     return codec.decode(view, offset);
   };
+}
+
+function shortRecord(name: string, length: number, need: number): BpfError {
+  return new BpfError(
+    `ring buffer '${name}': a record of ${length} bytes is shorter than the ${need} bytes its type needs; skipped`,
+    { code: 'EMSGSIZE' },
+  );
 }
 
 interface Member {

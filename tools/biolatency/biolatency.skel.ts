@@ -22,6 +22,34 @@ export interface hist {
   slots: Uint32Array;
 }
 
+/**
+ * Zero-copy view of C: `struct hist`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class histView implements hist {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct hist` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct hist` stored at `offset` of `view`. */
+  static point(record: histView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u32 slots[27]`, offset 0 */
+  get slots(): Uint32Array {
+    return copyArray(Uint32Array, this.#view, this.#offset, 27);
+  }
+}
+
 /** Codec of C: `struct hist`. */
 export const hist: Codec<hist> = {
   size: 108,
@@ -33,6 +61,7 @@ export const hist: Codec<hist> = {
   encode(value: hist, view: DataView, offset: number): void {
     writeBytes(view, offset, 108, value.slots);
   },
+  inPlace: { create: (view, offset) => new histView(view, offset), point: histView.point },
 };
 
 /** C: `struct hist_key`: 8 bytes. */
@@ -41,6 +70,39 @@ export interface hist_key {
   dev: number;
   /** C: `__u32 op`, offset 4 */
   op: number;
+}
+
+/**
+ * Zero-copy view of C: `struct hist_key`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class hist_keyView implements hist_key {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct hist_key` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct hist_key` stored at `offset` of `view`. */
+  static point(record: hist_keyView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u32 dev`, offset 0 */
+  get dev(): number {
+    return this.#view.getUint32(this.#offset, true);
+  }
+
+  /** C: `__u32 op`, offset 4 */
+  get op(): number {
+    return this.#view.getUint32(this.#offset + 4, true);
+  }
 }
 
 /** Codec of C: `struct hist_key`. */
@@ -56,6 +118,7 @@ export const hist_key: Codec<hist_key> = {
     view.setUint32(offset, value.dev, true);
     view.setUint32(offset + 4, value.op, true);
   },
+  inPlace: { create: (view, offset) => new hist_keyView(view, offset), point: hist_keyView.point },
 };
 
 /**

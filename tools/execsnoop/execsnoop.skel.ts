@@ -39,6 +39,69 @@ export interface event {
   args: Uint8Array;
 }
 
+/**
+ * Zero-copy view of C: `struct event`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class eventView implements event {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct event` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct event` stored at `offset` of `view`. */
+  static point(record: eventView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__s32 pid`, offset 0 */
+  get pid(): number {
+    return this.#view.getInt32(this.#offset, true);
+  }
+
+  /** C: `__s32 ppid`, offset 4 */
+  get ppid(): number {
+    return this.#view.getInt32(this.#offset + 4, true);
+  }
+
+  /** C: `__u32 uid`, offset 8 */
+  get uid(): number {
+    return this.#view.getUint32(this.#offset + 8, true);
+  }
+
+  /** C: `__s32 retval`, offset 12 */
+  get retval(): number {
+    return this.#view.getInt32(this.#offset + 12, true);
+  }
+
+  /** C: `__u32 args_count`, offset 16 */
+  get args_count(): number {
+    return this.#view.getUint32(this.#offset + 16, true);
+  }
+
+  /** C: `__u32 args_size`, offset 20 */
+  get args_size(): number {
+    return this.#view.getUint32(this.#offset + 20, true);
+  }
+
+  /** C: `char comm[16]`, offset 24 */
+  get comm(): string {
+    return readCString(this.#view, this.#offset + 24, 16);
+  }
+
+  /** C: `__u8 args[2560]`, offset 40 */
+  get args(): Uint8Array {
+    return copyArray(Uint8Array, this.#view, this.#offset + 40, 2560);
+  }
+}
+
 /** Codec of C: `struct event`. */
 export const event: Codec<event> = {
   size: 2600,
@@ -64,6 +127,7 @@ export const event: Codec<event> = {
     writeCString(view, offset + 24, 16, value.comm);
     writeBytes(view, offset + 40, 2560, value.args);
   },
+  inPlace: { create: (view, offset) => new eventView(view, offset), point: eventView.point },
 };
 
 /**

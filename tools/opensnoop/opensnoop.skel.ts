@@ -39,6 +39,74 @@ export interface event {
   path: string;
 }
 
+/**
+ * Zero-copy view of C: `struct event`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class eventView implements event {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct event` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct event` stored at `offset` of `view`. */
+  static point(record: eventView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u64 ts_ns`, offset 0 */
+  get ts_ns(): bigint {
+    return this.#view.getBigUint64(this.#offset, true);
+  }
+
+  /** C: `__s32 pid`, offset 8 */
+  get pid(): number {
+    return this.#view.getInt32(this.#offset + 8, true);
+  }
+
+  /** C: `__s32 tid`, offset 12 */
+  get tid(): number {
+    return this.#view.getInt32(this.#offset + 12, true);
+  }
+
+  /** C: `__u32 uid`, offset 16 */
+  get uid(): number {
+    return this.#view.getUint32(this.#offset + 16, true);
+  }
+
+  /** C: `__s32 ret`, offset 20 */
+  get ret(): number {
+    return this.#view.getInt32(this.#offset + 20, true);
+  }
+
+  /** C: `__s32 flags`, offset 24 */
+  get flags(): number {
+    return this.#view.getInt32(this.#offset + 24, true);
+  }
+
+  /** C: `__u32 mode`, offset 28 */
+  get mode(): number {
+    return this.#view.getUint32(this.#offset + 28, true);
+  }
+
+  /** C: `char comm[16]`, offset 32 */
+  get comm(): string {
+    return readCString(this.#view, this.#offset + 32, 16);
+  }
+
+  /** C: `char path[256]`, offset 48 */
+  get path(): string {
+    return readCString(this.#view, this.#offset + 48, 256);
+  }
+}
+
 /** Codec of C: `struct event`. */
 export const event: Codec<event> = {
   size: 304,
@@ -66,6 +134,7 @@ export const event: Codec<event> = {
     writeCString(view, offset + 32, 16, value.comm);
     writeCString(view, offset + 48, 256, value.path);
   },
+  inPlace: { create: (view, offset) => new eventView(view, offset), point: eventView.point },
 };
 
 /** C: `struct pending`: 16 bytes. */
@@ -76,6 +145,44 @@ export interface pending {
   flags: number;
   /** C: `__u32 mode`, offset 12 */
   mode: number;
+}
+
+/**
+ * Zero-copy view of C: `struct pending`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class pendingView implements pending {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct pending` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct pending` stored at `offset` of `view`. */
+  static point(record: pendingView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `const char *path`, offset 0 */
+  get path(): bigint {
+    return this.#view.getBigUint64(this.#offset, true);
+  }
+
+  /** C: `__s32 flags`, offset 8 */
+  get flags(): number {
+    return this.#view.getInt32(this.#offset + 8, true);
+  }
+
+  /** C: `__u32 mode`, offset 12 */
+  get mode(): number {
+    return this.#view.getUint32(this.#offset + 12, true);
+  }
 }
 
 /** Codec of C: `struct pending`. */
@@ -93,6 +200,7 @@ export const pending: Codec<pending> = {
     view.setInt32(offset + 8, value.flags, true);
     view.setUint32(offset + 12, value.mode, true);
   },
+  inPlace: { create: (view, offset) => new pendingView(view, offset), point: pendingView.point },
 };
 
 /**

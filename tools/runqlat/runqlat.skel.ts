@@ -27,6 +27,39 @@ export interface hist {
   comm: string;
 }
 
+/**
+ * Zero-copy view of C: `struct hist`: its getters read each field from the bytes the view points at,
+ * when called. Valid only while those bytes are: ring and perf buffers re-aim the one view they hand out
+ * at each record, so after the callback it reads another record (`decode` makes a copy to keep). Its
+ * fields are read-only getters of the prototype: spreading it or `JSON.stringify` sees none.
+ */
+export class histView implements hist {
+  #view: DataView;
+  #offset: number;
+
+  /** A view of the `struct hist` stored at `offset` of `view`. */
+  constructor(view: DataView, offset: number) {
+    this.#view = view;
+    this.#offset = offset;
+  }
+
+  /** Re-aims `record` at the `struct hist` stored at `offset` of `view`. */
+  static point(record: histView, view: DataView, offset: number): void {
+    record.#view = view;
+    record.#offset = offset;
+  }
+
+  /** C: `__u32 slots[26]`, offset 0 */
+  get slots(): Uint32Array {
+    return copyArray(Uint32Array, this.#view, this.#offset, 26);
+  }
+
+  /** C: `char comm[16]`, offset 104 */
+  get comm(): string {
+    return readCString(this.#view, this.#offset + 104, 16);
+  }
+}
+
 /** Codec of C: `struct hist`. */
 export const hist: Codec<hist> = {
   size: 120,
@@ -40,6 +73,7 @@ export const hist: Codec<hist> = {
     writeBytes(view, offset, 104, value.slots);
     writeCString(view, offset + 104, 16, value.comm);
   },
+  inPlace: { create: (view, offset) => new histView(view, offset), point: histView.point },
 };
 
 /**
