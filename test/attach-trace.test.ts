@@ -1,14 +1,14 @@
 /**
  * Tracing attachments on the real kernel: tracepoints (auto-attach and explicit, with a BPF cookie),
- * raw_tp, tp_btf, a task iterator, a sampling perf event; and the clear errors for what this kernel lacks
- * (kprobes, kprobe.multi; trampolines are in issue6-attach.test.ts).
+ * raw_tp, a writable raw tracepoint (`raw_tp.w/bpf_test_finish`) that changes what `BPF_PROG_TEST_RUN`
+ * returns, tp_btf, a task iterator read whole, in chunks and as a Node.js stream, and a sampling perf
+ * event. Function probes and trampolines (kprobes, kprobe.multi, uprobe.multi, fentry...) are in
+ * attach-probes.test.ts.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FeatureMissingError } from '../src/errors.js';
 import {
-  attachKprobe,
-  attachKprobeMulti,
+  attachIter,
   attachPerfEvent,
   attachRawTracepoint,
   attachTracepoint,
@@ -20,15 +20,22 @@ import { BpfObject } from '../src/runtime/object.js';
 import { closeFd } from '../src/runtime/sys/fd.js';
 import { linkGetFdById } from '../src/runtime/sys/info.js';
 import { PerfSwConfig, PerfType, perfEventOpen } from '../src/runtime/sys/perf.js';
+import { progTestRun } from '../src/runtime/sys/prog.js';
 import { getU64, setInt } from './bins/globals.js';
 import { buildTarget, removeTargets, startTarget } from './bins/target.js';
-import { countOpenFds, ensureTracefs, isRoot, requireKernel } from './helpers/kernel.js';
+import { compileBpf, removeCompiled } from './helpers/clang.js';
+import { commandExists, countOpenFds, ensureTracefs, isRoot, requireKernel } from './helpers/kernel.js';
+import { FIXTURES, loadFixture } from './helpers/objects.js';
 
-const FIX = new URL('./fixtures/', import.meta.url).pathname;
 const canRun = requireKernel('bpf() as root', isRoot(), 'tests need root for bpf(), perf events and tracefs');
+const hasClang = requireKernel(
+  'clang',
+  commandExists('clang'),
+  'the writable raw tracepoint test compiles its program',
+);
 
 function traceObject(tgid: number): BpfObject {
-  const obj = BpfObject.open(`${FIX}attach_trace.bpf.o`);
+  const obj = BpfObject.open(`${FIXTURES}attach_trace.bpf.o`);
   setInt(obj, 'target_tgid', tgid);
   return obj;
 }
@@ -53,7 +60,7 @@ describe.runIf(canRun)('tracing attachments', () => {
   it('auto-attaches minimal.bpf.o to its tracepoint: every getpid() of the target process is counted', async () => {
     const fds = countOpenFds();
     const child = startTarget(target, 25);
-    const obj = BpfObject.open(`${FIX}minimal.bpf.o`);
+    const obj = BpfObject.open(`${FIXTURES}minimal.bpf.o`);
     setInt(obj, 'target_pid', child.pid);
     obj.load();
     const link = autoAttach(obj.programs.get('handle_getpid')!);
@@ -171,6 +178,28 @@ describe.runIf(canRun)('tracing attachments', () => {
     expect(countOpenFds()).toBe(fds);
   });
 
+  it('an iterator reads as a Node.js stream that closes its instance when ended or destroyed', async () => {
+    const obj = loadFixture('attach_trace.bpf.o', ['dump_task']);
+    const fds = countOpenFds();
+    const iter = attachIter(obj.programs.get('dump_task')!);
+    const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of iter.stream(128)) {
+      text += Buffer.from(chunk as Uint8Array).toString('utf8');
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(1);
+    expect(text.split('\n')).toContain(`${process.pid} ${process.pid} ${comm}`);
+    expect(text).toBe(iter.readText().slice(0, text.length));
+    const early = iter.stream(64);
+    for await (const _ of early) break;
+    expect(early.destroyed).toBe(true);
+    iter.detach();
+    expect(countOpenFds()).toBe(fds);
+    obj.close();
+  });
+
   it('runs a perf_event program on CPU-clock samples of this thread, with a cookie', () => {
     const fds = countOpenFds();
     const obj = traceObject(process.pid);
@@ -201,67 +230,67 @@ describe.runIf(canRun)('tracing attachments', () => {
   });
 });
 
-describe.runIf(canRun)('attachments this kernel may lack', () => {
-  const hasKprobes = (() => {
-    try {
-      statSync('/sys/bus/event_source/devices/kprobe/type');
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+/** Programs with no home in the fixtures: a writable raw tracepoint and a socket filter to test-run. */
+const WRITABLE_TP_SOURCE = `
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
 
-  /** sections_unloadable.bpf.o with only the named programs loaded. */
-  function unloadable(...names: string[]): BpfObject {
-    const obj = BpfObject.open(`${FIX}sections_unloadable.bpf.o`);
-    for (const p of obj.programs.values()) p.autoload = names.includes(p.name);
-    obj.load();
-    return obj;
-  }
+char LICENSE[] SEC("license") = "GPL";
 
-  it('kprobe and ksyscall: attach, or a FeatureMissingError naming CONFIG_KPROBES', () => {
+int finish_err = 0;
+__u64 finish_hits = 0;
+
+/* The tracepoint's argument is the errno BPF_PROG_TEST_RUN is about to return: overwrite it. */
+SEC("raw_tp.w/bpf_test_finish")
+int set_test_err(struct bpf_raw_tracepoint_args *ctx)
+{
+	int *err = (int *)ctx->args[0];
+
+	__sync_fetch_and_add(&finish_hits, 1);
+	if (finish_err)
+		*err = finish_err;
+	return 0;
+}
+
+SEC("socket")
+int accept_all(struct __sk_buff *skb)
+{
+	return skb->len;
+}
+`;
+
+/** A 64-byte frame for socket filter test runs; the program sees it past the 14-byte Ethernet header. */
+const FRAME = new Uint8Array(64);
+const SEEN_LEN = 64 - 14;
+
+describe.runIf(canRun && hasClang)('a writable raw tracepoint', () => {
+  let object = '';
+  beforeAll(() => {
+    object = compileBpf('writable_tp', WRITABLE_TP_SOURCE);
+  });
+  afterAll(() => removeCompiled());
+
+  it('raw_tp.w: a writable raw tracepoint rewrites the errno of BPF_PROG_TEST_RUN while attached', () => {
     const fds = countOpenFds();
-    const obj = unloadable('kprobe_unlinkat', 'ksyscall_getpid');
-    for (const name of ['kprobe_unlinkat', 'ksyscall_getpid']) {
-      const prog = obj.programs.get(name)!;
-      if (hasKprobes) {
-        const link = autoAttach(prog)!;
-        expect(link.type).toBe('perf_event');
-        link.detach();
-        continue;
-      }
-      let caught: unknown;
-      try {
-        autoAttach(prog);
-      } catch (err) {
-        caught = err;
-      }
-      expect(caught).toBeInstanceOf(FeatureMissingError);
-      expect((caught as FeatureMissingError).message).toMatch(/CONFIG_KPROBES/);
-      expect((caught as FeatureMissingError).feature).toMatch(/kprobe/);
-    }
-    const explicit = (): void =>
-      attachKprobe(obj.programs.get('kprobe_unlinkat')!, 'do_unlinkat', { retprobe: true }).detach();
-    if (hasKprobes) explicit();
-    else expect(explicit).toThrow(/CONFIG_KPROBES/);
+    const obj = loadFixture(object);
+    const writer = obj.programs.get('set_test_err')!;
+    expect(writer.type).toBe('raw_tracepoint_writable');
+    const run = obj.programs.get('accept_all')!;
+    expect(progTestRun(run.fd, { dataIn: FRAME }).retval).toBe(SEEN_LEN);
+    setInt(obj, 'finish_err', -7); // -E2BIG
+    const link = autoAttach(writer)!;
+    expect(link.type).toBe('raw_tracepoint');
+    expect(link.info()).toMatchObject({ kind: 'raw_tracepoint', tpName: 'bpf_test_finish' });
+    expect(() => progTestRun(run.fd, { dataIn: FRAME })).toThrow(expect.objectContaining({ code: 'E2BIG' }));
+    expect(getU64(obj, 'finish_hits')).toBeGreaterThanOrEqual(1n);
+    link.detach();
+    expect(progTestRun(run.fd, { dataIn: FRAME }).retval).toBe(SEEN_LEN);
+    // The explicit form, with a cookie, reaches the same hook.
+    const again = attachRawTracepoint(writer, 'bpf_test_finish', { cookie: 3n });
+    expect(again.info()).toMatchObject({ tpName: 'bpf_test_finish', cookie: 3n });
+    expect(() => progTestRun(run.fd, { dataIn: FRAME })).toThrow(expect.objectContaining({ code: 'E2BIG' }));
+    again.detach();
     obj.close();
     expect(countOpenFds()).toBe(fds);
-  });
-
-  it('kprobe.multi: attach, or a FeatureMissingError naming CONFIG_FPROBE', () => {
-    const obj = unloadable('kprobe_multi_unlink');
-    const prog = obj.programs.get('kprobe_multi_unlink')!;
-    try {
-      const link = autoAttach(prog)!;
-      expect(link.type).toBe('kprobe_multi');
-      link.detach();
-    } catch (err) {
-      expect(err).toBeInstanceOf(FeatureMissingError);
-      expect((err as Error).message).toMatch(/CONFIG_FPROBE/);
-    }
-    expect(() => attachKprobeMulti(prog, { pattern: 'no_such_function_*' })).toThrow(
-      /no kernel function matches/,
-    );
-    obj.close();
   });
 });

@@ -23,22 +23,15 @@ import { linkGetFdById, progInfo } from '../src/runtime/sys/info.js';
 import { AttachTypes } from '../src/runtime/sys/kinds.js';
 import { progQuery } from '../src/runtime/sys/prog.js';
 import { countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
+import { FIXTURES, loadFixture } from './helpers/objects.js';
 
-const FIX = new URL('./fixtures/', import.meta.url).pathname;
 const canRun = requireKernel('bpf() as root', isRoot(), 'links need root');
-
-function loaded(file: string, only?: (name: string) => boolean): BpfObject {
-  const obj = BpfObject.open(`${FIX}${file}`);
-  if (only !== undefined) for (const p of obj.programs.values()) p.autoload = only(p.name);
-  obj.load();
-  return obj;
-}
 
 describe.runIf(canRun)('BpfLink', () => {
   it('pins a link so it outlives its FD, reopens it from the pin, and unpins it', () => {
     const fds = countOpenFds();
     using fs = tempBpffs();
-    const obj = loaded('attach_trace.bpf.o');
+    const obj = loadFixture('attach_trace.bpf.o');
     const link = attachRawTracepoint(obj.programs.get('count_raw_tp')!, 'sys_enter');
     const { id, progId } = link.info();
     const path = join(fs.path, 'raw_tp_link');
@@ -69,7 +62,7 @@ describe.runIf(canRun)('BpfLink', () => {
   it('closes explicit links with the object, except through a pin', () => {
     const fds = countOpenFds();
     using fs = tempBpffs();
-    const obj = loaded('attach_trace.bpf.o');
+    const obj = loadFixture('attach_trace.bpf.o');
     const prog = obj.programs.get('count_raw_tp')!;
     const plain = attachRawTracepoint(prog, 'sys_enter');
     const early = attachRawTracepoint(prog, 'sys_exit');
@@ -94,7 +87,7 @@ describe.runIf(canRun)('BpfLink', () => {
 
   it('detaches on dispose, refuses use after detach, and leaves no FD behind', () => {
     const fds = countOpenFds();
-    const obj = loaded('attach_trace.bpf.o');
+    const obj = loadFixture('attach_trace.bpf.o');
     const prog = obj.programs.get('count_raw_tp')!;
     let id = 0;
     {
@@ -114,34 +107,26 @@ describe.runIf(canRun)('BpfLink', () => {
   });
 
   it('refuses to attach a program that is not loaded, and returns undefined for sections without a target', () => {
-    const obj = BpfObject.open(`${FIX}sections.bpf.o`);
+    const obj = BpfObject.open(`${FIXTURES}sections.bpf.o`);
     expect(() => autoAttach(obj.programs.get('tp_openat')!)).toThrow(/not loaded/);
-    for (const p of obj.programs.values()) {
-      p.autoload = [
-        'sock_filter',
-        'xdp_pass',
-        'tc_ok',
-        'cg_skb_ingress',
-        'syscall_prog',
-        'on_perf_event',
-      ].includes(p.name);
-    }
-    obj.load();
-    for (const name of [
+    const untargeted = [
       'sock_filter',
       'xdp_pass',
       'tc_ok',
       'cg_skb_ingress',
       'syscall_prog',
       'on_perf_event',
-    ]) {
+    ];
+    for (const p of obj.programs.values()) p.autoload = untargeted.includes(p.name);
+    obj.load();
+    for (const name of untargeted) {
       expect(autoAttach(obj.programs.get(name)!)).toBeUndefined();
     }
     obj.close();
   });
 
   it('passes the kernel refusal of an update through as a BpfError', () => {
-    const obj = loaded('attach_trace.bpf.o');
+    const obj = loadFixture('attach_trace.bpf.o');
     const a = obj.programs.get('count_raw_tp')!;
     const link = attachIter(obj.programs.get('dump_task')!);
     // A task iterator link cannot take a raw_tp program: the kernel's errno comes through.
@@ -151,7 +136,7 @@ describe.runIf(canRun)('BpfLink', () => {
   });
 
   it('finds an extension target in a loaded program BTF by function name', () => {
-    const obj = loaded('subprogs.bpf.o');
+    const obj = loadFixture('subprogs.bpf.o');
     const prog = obj.programs.get('run_calls')!;
     const id = programFuncBtfId(prog.fd, 'mix');
     const btf = obj.spec.btf!;
@@ -165,7 +150,7 @@ describe.runIf(canRun)('BpfLink', () => {
 
   it('attaches a stream verdict program to a sockmap with PROG_ATTACH and detaches it', () => {
     const fds = countOpenFds();
-    const obj = BpfObject.open(`${FIX}attach_net.bpf.o`);
+    const obj = BpfObject.open(`${FIXTURES}attach_net.bpf.o`);
     obj.load();
     const prog = obj.programs.get('sockmap_verdict')!;
     const map = obj.maps.get('socks')!;

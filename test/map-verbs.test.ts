@@ -13,9 +13,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BpfError, OptionError } from '../src/errors.js';
-import type { Codec } from '../src/runtime/codec.js';
 import { BpfMap } from '../src/runtime/map.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { BpfCmd, setBpfTraceHook } from '../src/runtime/sys/bpf.js';
@@ -25,72 +24,16 @@ import { objPin } from '../src/runtime/sys/map.js';
 import { pidfdOpen } from '../src/runtime/sys/mount.js';
 import { AF_UNIX, SOCK_STREAM, socketPair } from '../src/runtime/sys/socket.js';
 import { ArrayMap, HashMap, PerCpuHashMap, RawMap } from '../src/runtime/typed-maps.js';
-import { commandExists, countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
+import { commandExists, countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
+import { evSample, le32, mapOf, u32, u64 } from './helpers/maps.js';
+import { FIXTURES } from './helpers/objects.js';
+import { testScope } from './helpers/scope.js';
+import { thrown } from './helpers/thrown.js';
 
-const FIX = new URL('./fixtures/', import.meta.url).pathname;
 const canRun = requireKernel('bpf() as root', isRoot(), 'map tests need root');
 const hasBpftool = requireKernel('bpftool', commandExists('bpftool'), 'bpftool is not installed');
 
-const u32: Codec<number> = {
-  size: 4,
-  decode: (v, o) => v.getUint32(o, true),
-  encode: (x, v, o) => v.setUint32(o, x, true),
-};
-const u64: Codec<bigint> = {
-  size: 8,
-  decode: (v, o) => v.getBigUint64(o, true),
-  encode: (x, v, o) => v.setBigUint64(o, x, true),
-};
-interface EvSample {
-  pid: number;
-  cpu: number;
-  ts: bigint;
-}
-const evSample: Codec<EvSample> = {
-  size: 16,
-  decode: (v, o) => ({
-    pid: v.getUint32(o, true),
-    cpu: v.getUint32(o + 4, true),
-    ts: v.getBigUint64(o + 8, true),
-  }),
-  encode(x, v, o) {
-    v.setUint32(o, x.pid, true);
-    v.setUint32(o + 4, x.cpu, true);
-    v.setBigUint64(o + 8, x.ts, true);
-  },
-};
-
-const cleanup: Array<() => void> = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0).reverse()) f();
-});
-
-/** A private bpffs for this test, unmounted afterwards. */
-function bpffs(): string {
-  const fs = tempBpffs();
-  cleanup.push(() => fs[Symbol.dispose]());
-  return fs.path;
-}
-
-/** maps.bpf.o loaded, with its pin-by-name map under `pinRoot`. */
-function load(pinRoot: string): BpfObject {
-  const obj = BpfObject.open(`${FIX}maps.bpf.o`, { pinRootPath: pinRoot });
-  cleanup.push(() => obj.close());
-  obj.load();
-  return obj;
-}
-
-function mapOf(obj: BpfObject, name: string): BpfMap {
-  const m = obj.maps.get(name);
-  if (m === undefined) throw new Error(`no map ${name}`);
-  return m;
-}
-
-function le32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, n, true);
-  return b;
-}
+const scope = testScope();
 
 function bpftoolJson(...args: string[]): unknown {
   return JSON.parse(execFileSync('bpftool', [...args, '-j'], { encoding: 'utf8' }));
@@ -110,7 +53,7 @@ function countCommands(fn: () => void): Map<number, number> {
 
 describe.runIf(canRun)('info() and freeze()', () => {
   it('info() is the kernel view of the map and agrees with bpftool, frozen flag included', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const m = mapOf(obj, 'lru_hash');
     const info = m.info();
     expect(info).toMatchObject({
@@ -145,7 +88,7 @@ describe.runIf(canRun)('info() and freeze()', () => {
   });
 
   it('after freeze() user-space writes fail with EPERM; reads work; freezing again does nothing', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const hash = new HashMap(mapOf(obj, 'lru_hash'), u64, evSample);
     hash.set(1n, { pid: 1, cpu: 2, ts: 3n });
     hash.map.freeze();
@@ -166,7 +109,7 @@ describe.runIf(canRun)('info() and freeze()', () => {
   });
 
   it('freeze() says why it cannot freeze global data that is mapped writable', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const bss = mapOf(obj, '.bss');
     expect(() => bss.freeze()).toThrow(
       expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/writable memory mappings/) }),
@@ -177,8 +120,7 @@ describe.runIf(canRun)('info() and freeze()', () => {
   });
 
   it('refuses map verbs on a map that is not loaded', () => {
-    const obj = BpfObject.open(`${FIX}maps.bpf.o`);
-    cleanup.push(() => obj.close());
+    const obj = scope.track(BpfObject.open(`${FIXTURES}maps.bpf.o`));
     const m = mapOf(obj, 'flows');
     expect(() => m.info()).toThrow(/not loaded/);
     expect(() => m.freeze()).toThrow(/not loaded/);
@@ -191,8 +133,8 @@ describe.runIf(canRun)('info() and freeze()', () => {
 describe.runIf(canRun)('pin(), unpin() and BpfMap.fromPin()', () => {
   it('a pinned map outlives its object; fromPin opens it with typed wrappers; bpftool reads it', () => {
     const fds = countOpenFds();
-    const root = bpffs();
-    const obj = load(root);
+    const root = scope.bpffs();
+    const obj = scope.load('maps.bpf.o', { pinRootPath: root });
     const lru = mapOf(obj, 'lru_hash');
     const counters = mapOf(obj, 'counters');
     const percpu = mapOf(obj, 'percpu_hash');
@@ -268,8 +210,8 @@ describe.runIf(canRun)('pin(), unpin() and BpfMap.fromPin()', () => {
 
   it('close() releases the FD once; the map is unusable afterwards; the pin stays', () => {
     const fds = countOpenFds();
-    const root = bpffs();
-    const obj = load(root);
+    const root = scope.bpffs();
+    const obj = scope.load('maps.bpf.o', { pinRootPath: root });
     const path = join(root, 'flows');
     mapOf(obj, 'flows').pin(path);
     const before = countOpenFds();
@@ -289,8 +231,8 @@ describe.runIf(canRun)('pin(), unpin() and BpfMap.fromPin()', () => {
 
   it('fromPin with read-only or write-only access refuses the other direction with EPERM', () => {
     const fds = countOpenFds();
-    const root = bpffs();
-    const obj = load(root);
+    const root = scope.bpffs();
+    const obj = scope.load('maps.bpf.o', { pinRootPath: root });
     const path = join(root, 'pinned_u32');
     const rw = new HashMap(mapOf(obj, 'pinned_hash'), u32, u64);
     rw.set(1, 10n);
@@ -319,11 +261,11 @@ describe.runIf(canRun)('pin(), unpin() and BpfMap.fromPin()', () => {
 
   it('bad paths get errors that say what to do, and leave no FD open', () => {
     const fds = countOpenFds();
-    const root = bpffs();
-    const obj = load(root);
+    const root = scope.bpffs();
+    const obj = scope.load('maps.bpf.o', { pinRootPath: root });
     const flows = mapOf(obj, 'flows');
     const plainDir = mkdtempSync(join(tmpdir(), 'bpf-skel-notbpffs-'));
-    cleanup.push(() => rmSync(plainDir, { recursive: true, force: true }));
+    scope.defer(() => rmSync(plainDir, { recursive: true, force: true }));
 
     const offFs = join(plainDir, 'flows');
     expect(() => flows.pin(offFs)).toThrow(
@@ -371,7 +313,7 @@ describe.runIf(canRun)('pin(), unpin() and BpfMap.fromPin()', () => {
 
 describe.runIf(canRun)('deleteMany() with BPF_MAP_DELETE_BATCH', () => {
   it('deletes a batch at a time on a hash map, skipping absent and repeated keys mid-batch', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const hash = new HashMap(mapOf(obj, 'pinned_hash'), u32, u64);
     for (let k = 1; k <= 10; k++) hash.set(k, BigInt(k * 10));
     let deleted = 0;
@@ -390,7 +332,7 @@ describe.runIf(canRun)('deleteMany() with BPF_MAP_DELETE_BATCH', () => {
   });
 
   it('deletes from a per-CPU hash in default batches, absent keys interleaved', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const m = new PerCpuHashMap(mapOf(obj, 'percpu_hash'), u32, evSample);
     const present = Array.from({ length: 100 }, (_, i) => i * 2);
     for (const k of present) m.setAll(k, { pid: k, cpu: 0, ts: 1n });
@@ -408,9 +350,9 @@ describe.runIf(canRun)('deleteMany() with BPF_MAP_DELETE_BATCH', () => {
   });
 
   it('falls back to single deletes where the kernel has no batch delete (task_storage)', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const pidfd = pidfdOpen(process.pid);
-    cleanup.push(() => closeFd(pidfd));
+    scope.defer(() => closeFd(pidfd));
     const task = new HashMap(mapOf(obj, 'task_store'), u32, u64);
     task.set(pidfd, 5n);
     let deleted = 0;
@@ -433,9 +375,9 @@ describe.runIf(canRun)('deleteMany() with BPF_MAP_DELETE_BATCH', () => {
 
 describe.runIf(canRun)('iterating maps without a next-key operation', () => {
   it('local storage maps say they are read by key only; others name the missing operation', () => {
-    const obj = load(bpffs());
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const [a, b] = socketPair(AF_UNIX, SOCK_STREAM);
-    cleanup.push(() => {
+    scope.defer(() => {
       closeFd(a);
       closeFd(b);
     });
@@ -451,12 +393,7 @@ describe.runIf(canRun)('iterating maps without a next-key operation', () => {
       ['bloom', () => [...new RawMap(mapOf(obj, 'bloom')).keys()], /no next-key operation for bloom_filter/],
     ];
     for (const [name, run, message] of cases) {
-      let caught: unknown;
-      try {
-        run();
-      } catch (err) {
-        caught = err;
-      }
+      const caught = thrown(run);
       expect(caught, name).toBeInstanceOf(OptionError);
       expect((caught as OptionError).message).toMatch(message);
       expect((caught as BpfError).command).toBe('BPF_MAP_GET_NEXT_KEY');

@@ -1,15 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+/**
+ * Perf event arrays read through PerfBuffer on the real kernel, with samples made on a chosen CPU by
+ * BPF_PROG_TEST_RUN: per-CPU order across wrap-around of a one-page ring, raw bytes and lost-sample
+ * records, waiting on a worker thread (an idle wait blocks in epoll and costs next to no CPU time), async
+ * iteration that ends on close(), and the map slots and FDs it fills and gives back.
+ */
+import { describe, expect, it } from 'vitest';
 import { OptionError } from '../src/errors.js';
 import type { Codec } from '../src/runtime/codec.js';
 import type { BpfMap } from '../src/runtime/map.js';
-import { BpfObject } from '../src/runtime/object.js';
+import type { BpfObject } from '../src/runtime/object.js';
 import { PerfBuffer, PerfEventArray } from '../src/runtime/perfbuf.js';
 import { TestRunFlag } from '../src/runtime/sys/consts.js';
 import { onlineCpus } from '../src/runtime/sys/cpus.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
+import { cpuMs } from './helpers/cost.js';
 import { countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
-
-const FIX = new URL('./fixtures/', import.meta.url).pathname;
+import { mapOf } from './helpers/maps.js';
+import { testScope } from './helpers/scope.js';
 
 /** The first 16 bytes of `struct perf_sample` (perfbuf.bpf.c); every third sample is 56 bytes. */
 interface Sample {
@@ -29,18 +36,12 @@ const sampleCodec: Codec<Sample> = {
   },
 };
 
-const opened: Array<{ close(): void }> = [];
-afterEach(() => {
-  for (const x of opened.splice(0).reverse()) x.close();
-});
+const scope = testScope();
 
 function setup(): { obj: BpfObject; map: BpfMap; emit: (count: number, base: number, cpu: number) => void } {
-  const obj = BpfObject.open(`${FIX}perfbuf.bpf.o`);
-  opened.push(obj);
-  obj.load();
-  const map = obj.maps.get('samples');
+  const obj = scope.load('perfbuf.bpf.o');
+  const map = mapOf(obj, 'samples');
   const fd = obj.programs.get('emit_samples')?.fd ?? -1;
-  if (map === undefined) throw new Error('no map');
   const args = new BigUint64Array(2);
   const emit = (count: number, base: number, cpu: number): void => {
     args[0] = BigInt(count);
@@ -58,7 +59,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'perf buffer tests need 
   it('reads samples per CPU, in order, across wrap-around of a one-page ring', () => {
     const { obj, map, emit } = setup();
     const pb = new PerfBuffer(map, sampleCodec, { pageCount: 1 });
-    opened.push(pb);
+    scope.track(pb);
     const cpus = onlineCpus();
     expect(pb.cpus).toEqual(cpus);
     const next = new Map(cpus.map((c) => [c, 0]));
@@ -83,7 +84,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'perf buffer tests need 
   it('hands out raw bytes including the long samples, and counts lost samples', () => {
     const { obj, map, emit } = setup();
     const pb = new PerfBuffer(map, undefined, { pageCount: 1, cpus: [0] });
-    opened.push(pb);
+    scope.track(pb);
     const lengths: number[] = [];
     emit(3, 0, 0);
     pb.consumeRaw((view, offset, length) => {
@@ -111,7 +112,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'perf buffer tests need 
   it('poll waits on a worker thread; async iteration ends on close()', async () => {
     const { map, emit } = setup();
     const pb = new PerfEventArray(map).open(sampleCodec);
-    opened.push(pb);
+    scope.track(pb);
     expect(await pb.poll(30, () => {})).toBe(0);
     setTimeout(() => emit(2, 10, 0), 30);
     const seen: number[] = [];
@@ -123,6 +124,18 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'perf buffer tests need 
     for await (const s of pb) seen.push(s.seq);
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(seen).toEqual([10, 11, 20, 21, 22]);
+  });
+
+  it('an idle poll blocks in epoll: it costs next to no CPU time', async () => {
+    const { map } = setup();
+    const pb = scope.track(new PerfBuffer(map));
+    // Warm up: the first wait starts the worker-thread machinery.
+    await pb.poll(10, () => {});
+    const t0 = Date.now();
+    const cpu = await cpuMs(() => pb.poll(400, () => {}));
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    // Busy polling would cost about the whole wait.
+    expect(cpu).toBeLessThan(100);
   });
 
   it('fills and empties the map slots and closes every FD', () => {

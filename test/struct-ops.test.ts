@@ -23,6 +23,7 @@ import { addressOf } from '../src/runtime/sys/libc.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
 import { commandExists, countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
 import { libbpfReference } from './helpers/libbpf-ref.js';
+import { thrown } from './helpers/thrown.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const fixture = (name: string) => new URL(`./fixtures/${name}.bpf.o`, import.meta.url).pathname;
@@ -290,13 +291,7 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'not root'))('struct_ops on the 
       expect(link.detached).toBe(true);
       expect(availableCcs()).not.toContain('bpfskel_cc');
       // The kernel registers a .struct_ops map once in its life.
-      const again = (() => {
-        try {
-          attachStructOps(map);
-        } catch (err) {
-          return err;
-        }
-      })();
+      const again = thrown(() => attachStructOps(map));
       expect(again).toBeInstanceOf(BpfError);
       expect((again as BpfError).code).toBe('EBUSY');
       expect((again as BpfError).message).toMatch(/registers only once/);
@@ -310,12 +305,7 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'not root'))('struct_ops on the 
       {
         using obj = BpfObject.open(OPS);
         obj.load();
-        let error: unknown;
-        try {
-          obj.attach();
-        } catch (err) {
-          error = err;
-        }
+        const error = thrown(() => obj.attach());
         expect(error).toBeInstanceOf(BpfError);
         expect(error).not.toBeInstanceOf(FeatureMissingError);
         expect((error as BpfError).code).toBe('EOPNOTSUPP');
@@ -451,11 +441,7 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'not root'))('struct_ops on the 
         expect(obj.maps.get('dummy_ops')?.spec.structOps?.kernelType).toBe('bpf_skel_nops');
         let error: unknown;
         const { maps, progs } = capture(() => {
-          try {
-            obj.load();
-          } catch (err) {
-            error = err;
-          }
+          error = thrown(() => obj.load());
         });
         expect(error).toBeInstanceOf(FeatureMissingError);
         expect((error as FeatureMissingError).feature).toBe('struct_ops bpf_skel_nops');
@@ -472,12 +458,7 @@ describe.runIf(requireKernel('bpf()', isRoot(), 'not root'))('struct_ops on the 
       const before = countOpenFds();
       {
         using obj = BpfObject.open(patchBtfString(OPS, 'test_2', 'test_9'));
-        let error: unknown;
-        try {
-          obj.load();
-        } catch (err) {
-          error = err;
-        }
+        const error = thrown(() => obj.load());
         expect(error).toBeInstanceOf(FeatureMissingError);
         expect((error as FeatureMissingError).feature).toBe('struct_ops bpf_dummy_ops.test_9');
         expect((error as Error).message).toMatch(/member 'test_9'/);

@@ -1,11 +1,22 @@
-import { afterEach, describe, expect, it } from 'vitest';
+/**
+ * The typed map wrappers over every map type of the fixture corpus, on the real kernel: struct keys and
+ * values round-trip through hash, LRU, LPM trie, array, per-CPU, queue, stack and bloom filter maps;
+ * `take()` removes a key and returns its value in one step; RawMap handles stack traces, devmap and
+ * cpumap as bytes; program arrays and maps of maps take FDs and read back ids; maps keyed or valued by FDs
+ * (sk_storage and task_storage keyed by a socket and a pidfd, sockhash taking a socket FD and reading back
+ * its cookie, cgroup_array taking a cgroup v2 FD) work; iteration survives BPF-side churn; wrong types,
+ * codec sizes and load state get clear errors; buffers are reused and no FD leaks.
+ */
+import { describe, expect, it } from 'vitest';
 import { BpfError, OptionError } from '../src/errors.js';
 import type { Codec } from '../src/runtime/codec.js';
-import type { BpfMap } from '../src/runtime/map.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { possibleCpuCount } from '../src/runtime/sys/cpus.js';
+import { closeFd, openDir } from '../src/runtime/sys/fd.js';
 import { mapInfo } from '../src/runtime/sys/info.js';
+import { pidfdOpen } from '../src/runtime/sys/mount.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
+import { AF_UNIX, SOCK_STREAM, socketPair } from '../src/runtime/sys/socket.js';
 import {
   ArrayMap,
   BloomFilterMap,
@@ -19,22 +30,16 @@ import {
   RawMap,
   StackMap,
 } from '../src/runtime/typed-maps.js';
-import { countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
+import { cgroup2Root } from './helpers/cgroup.js';
+import { countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
+import { evSample, le32, mapOf, prefix32Key, u32, u64 } from './helpers/maps.js';
+import { FIXTURES } from './helpers/objects.js';
+import { testScope } from './helpers/scope.js';
 
-const FIX = new URL('./fixtures/', import.meta.url).pathname;
+const canRun = requireKernel('bpf() as root', isRoot(), 'typed map tests need root');
+const scope = testScope();
 
-// Codecs written by hand for the types of maps.bpf.c (the generator emits these later).
-const u32: Codec<number> = {
-  size: 4,
-  decode: (v, o) => v.getUint32(o, true),
-  encode: (x, v, o) => v.setUint32(o, x, true),
-};
-const u64: Codec<bigint> = {
-  size: 8,
-  decode: (v, o) => v.getBigUint64(o, true),
-  encode: (x, v, o) => v.setBigUint64(o, x, true),
-};
-
+// Codecs written by hand for the types of maps.bpf.c (the generator's codecs are tested on their own).
 interface AddrPort {
   addr: number;
   port: number;
@@ -109,25 +114,6 @@ const flowCounters: Codec<FlowCounters> = {
   },
 };
 
-interface EvSample {
-  pid: number;
-  cpu: number;
-  ts: bigint;
-}
-const evSample: Codec<EvSample> = {
-  size: 16,
-  decode: (v, o) => ({
-    pid: v.getUint32(o, true),
-    cpu: v.getUint32(o + 4, true),
-    ts: v.getBigUint64(o + 8, true),
-  }),
-  encode(x, v, o) {
-    v.setUint32(o, x.pid, true);
-    v.setUint32(o + 4, x.cpu, true);
-    v.setBigUint64(o + 8, x.ts, true);
-  },
-};
-
 interface LpmKey {
   prefixlen: number;
   addr: [number, number, number, number];
@@ -143,33 +129,6 @@ const lpmKey: Codec<LpmKey> = {
     for (let i = 0; i < 4; i++) v.setUint8(o + 4 + i, x.addr[i] ?? 0);
   },
 };
-
-const opened: Array<{ close(): void } | Disposable> = [];
-afterEach(() => {
-  for (const x of opened.splice(0).reverse()) {
-    if ('close' in x) x.close();
-    else x[Symbol.dispose]();
-  }
-});
-
-function load(file: string, pinned = false): BpfObject {
-  let pinRootPath: string | undefined;
-  if (pinned) {
-    const fs = tempBpffs();
-    opened.push(fs);
-    pinRootPath = fs.path;
-  }
-  const obj = BpfObject.open(`${FIX}${file}`, { pinRootPath });
-  opened.push(obj);
-  obj.load();
-  return obj;
-}
-
-function mapOf(obj: BpfObject, name: string): BpfMap {
-  const m = obj.maps.get(name);
-  if (m === undefined) throw new Error(`no map ${name}`);
-  return m;
-}
 
 const flow = (n: number): FlowKey => ({
   src: { addr: 0x0a000000 + n, port: 1000 + n },
@@ -191,9 +150,9 @@ const counters = (n: number): FlowCounters => ({
   hi: 0xffff,
 });
 
-describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need root'))('typed maps', () => {
+describe.runIf(canRun)('typed maps', () => {
   it('HashMap: struct keys and values round-trip; set flags, delete, has, iteration, batches, clear', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const flows = new HashMap(mapOf(obj, 'flows'), flowKey, flowCounters);
     expect(flows.get(flow(1))).toBeUndefined();
     flows.set(flow(1), counters(1));
@@ -221,7 +180,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('HashMap over an LRU hash and over the pinned hash', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const lru = new HashMap(mapOf(obj, 'lru_hash'), u64, evSample);
     for (let i = 0n; i < 10n; i++) lru.set(i << 32n, { pid: Number(i), cpu: 1, ts: i * 7n });
     expect(lru.get(3n << 32n)).toEqual({ pid: 3, cpu: 1, ts: 21n });
@@ -232,7 +191,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('HashMap over an LPM trie: longest-prefix get and iteration by key walk', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const lpm = new HashMap(mapOf(obj, 'lpm'), lpmKey, u32);
     lpm.set({ prefixlen: 8, addr: [10, 0, 0, 0] }, 8);
     lpm.set({ prefixlen: 16, addr: [10, 1, 0, 0] }, 16);
@@ -249,7 +208,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('ArrayMap: indices 0..maxEntries-1, no delete, clear to zero', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     for (const name of ['counters', 'mmapable']) {
       const arr = new ArrayMap(mapOf(obj, name), u64);
       expect(arr.length).toBe(mapOf(obj, name).maxEntries);
@@ -274,7 +233,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('per-CPU maps: one value per possible CPU, set per CPU or setAll', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const cpus = possibleCpuCount();
     const ph = new PerCpuHashMap(mapOf(obj, 'percpu_hash'), u32, evSample);
     expect(ph.cpus).toBe(cpus);
@@ -303,7 +262,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('QueueMap and StackMap: FIFO and LIFO, full, overwrite; BloomFilterMap', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const q = new QueueMap(mapOf(obj, 'queue'), evSample);
     expect(q.pop()).toBeUndefined();
     for (let i = 0; i < 32; i++) q.push({ pid: i, cpu: 0, ts: BigInt(i) });
@@ -326,7 +285,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('RawMap handles the rest as bytes: stack traces, devmap, cpumap', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const stacks = new RawMap(mapOf(obj, 'stacks'));
     expect([...stacks]).toEqual([]);
     const dev = new RawMap(mapOf(obj, 'devmap'));
@@ -342,7 +301,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('ProgArrayMap and MapOfMaps: write FDs, read ids', () => {
-    const tail = load('tailcall.bpf.o');
+    const tail = scope.load('tailcall.bpf.o');
     const jmp = new ProgArrayMap(mapOf(tail, 'jmp_table'));
     const ids = new Map(jmp.entries());
     expect([...ids.keys()].sort()).toEqual([0, 2]);
@@ -353,7 +312,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
     expect(jmp.delete(1)).toBe(true);
     expect(jmp.get(1)).toBeUndefined();
 
-    const mim = load('mapinmap.bpf.o');
+    const mim = scope.load('mapinmap.bpf.o');
     const innerB = mapOf(mim, 'inner_b');
     const outer = new MapOfMaps(mapOf(mim, 'outer_arr'));
     expect(outer.get(2)).toBe(mapInfo(innerB.fd).id);
@@ -366,7 +325,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('iteration survives BPF-side inserts and deletes between steps: each key at most once, stable keys always', () => {
-    const obj = load('mapchurn.bpf.o');
+    const obj = scope.load('mapchurn.bpf.o');
     const prog = obj.programs.get('churn')?.fd ?? -1;
     const args = new BigUint64Array(3);
     const churn = (op: number, start: number, count: number): void => {
@@ -374,15 +333,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
       progTestRun(prog, { ctxIn: new Uint8Array(args.buffer) });
     };
     const table = new HashMap(mapOf(obj, 'table'), u32, u64);
-    const prefixKey: Codec<number> = {
-      size: 8,
-      decode: (v, o) => v.getUint32(o + 4, true),
-      encode: (x, v, o) => {
-        v.setUint32(o, 32, true);
-        v.setUint32(o + 4, x, true);
-      },
-    };
-    const prefixes = new HashMap(mapOf(obj, 'prefixes'), prefixKey, u32);
+    const prefixes = new HashMap(mapOf(obj, 'prefixes'), prefix32Key, u32);
     for (const [m, insert, remove, value] of [
       [table, 0, 1, (k: number) => BigInt(k) * 10n],
       [prefixes, 2, 3, (k: number) => k],
@@ -406,8 +357,7 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('checks map types, codec sizes and load state with clear errors', () => {
-    const obj = BpfObject.open(`${FIX}maps.bpf.o`);
-    opened.push(obj);
+    const obj = scope.track(BpfObject.open(`${FIXTURES}maps.bpf.o`));
     const flows = new HashMap(mapOf(obj, 'flows'), flowKey, flowCounters);
     expect(() => flows.get(flow(1))).toThrow(expect.objectContaining({ code: 'EBADF' }));
     expect(() => new HashMap(mapOf(obj, 'flows'), u32, flowCounters)).toThrow(/key codec is 4 bytes/);
@@ -418,12 +368,93 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'typed map tests need ro
   });
 
   it('reuses its buffers and leaks no FD', () => {
-    const obj = load('maps.bpf.o', true);
+    const obj = scope.load('maps.bpf.o', { pinned: true });
     const before = countOpenFds();
     const arr = new ArrayMap(mapOf(obj, 'counters'), u64);
     arr.set(0, 1n);
     expect(arr.getBytes(0)).toBe(arr.getBytes(1));
     for (let i = 0; i < 3; i++) [...arr.entries()];
     expect(countOpenFds()).toBe(before);
+  });
+});
+
+describe.runIf(canRun)('take', () => {
+  it('removes a key and returns its value in one step; undefined when absent', () => {
+    const obj = scope.load('mapchurn.bpf.o');
+    const table = new HashMap(mapOf(obj, 'table'), u32, u64);
+    table.set(4, 40n);
+    expect(table.take(4)).toBe(40n);
+    expect(table.has(4)).toBe(false);
+    expect(table.take(4)).toBeUndefined();
+    // Keys written by the BPF side are taken the same way.
+    const args = new BigUint64Array([0n, 100n, 3n]);
+    progTestRun(obj.programs.get('churn')!.fd, { ctxIn: new Uint8Array(args.buffer) });
+    expect([101, 100, 102].map((k) => table.take(k))).toEqual([1010n, 1000n, 1020n]);
+    expect([...table]).toEqual([]);
+  });
+});
+
+describe.runIf(canRun)('map types keyed or valued by FDs', () => {
+  it('sk_storage and task_storage: values per socket and per task, deleted with the key', () => {
+    const obj = scope.load('maps.bpf.o', { pinned: true });
+    const fds = countOpenFds();
+    const [a, b] = socketPair(AF_UNIX, SOCK_STREAM);
+    const pidfd = pidfdOpen(process.pid);
+    try {
+      const sk = new RawMap(mapOf(obj, 'sk_store'));
+      sk.set(le32(a), new Uint8Array(16).fill(3));
+      expect([...(sk.get(le32(a)) ?? [])]).toEqual(Array(16).fill(3));
+      expect(sk.get(le32(b))).toBeUndefined();
+      expect(sk.delete(le32(a))).toBe(true);
+      expect(sk.get(le32(a))).toBeUndefined();
+      const task = new HashMap(mapOf(obj, 'task_store'), u32, u64);
+      task.set(pidfd, 77n);
+      expect(task.get(pidfd)).toBe(77n);
+      // Local storage has no lookup-and-delete: the kernel's refusal comes through, the value stays.
+      expect(() => task.take(pidfd)).toThrow(expect.objectContaining({ code: 'ENOTSUPP' }));
+      expect(task.get(pidfd)).toBe(77n);
+      expect(task.delete(pidfd)).toBe(true);
+      expect(task.get(pidfd)).toBeUndefined();
+    } finally {
+      closeFd(pidfd);
+      closeFd(a);
+      closeFd(b);
+    }
+    expect(countOpenFds()).toBe(fds);
+  });
+
+  it('sockhash: stores a socket by FD and reads back its cookie; cgroup_array takes a cgroup v2 FD', () => {
+    const obj = scope.load('maps.bpf.o', { pinned: true });
+    const [a, b] = socketPair(AF_UNIX, SOCK_STREAM);
+    try {
+      const sh = new HashMap(mapOf(obj, 'sockhash'), u32, u64);
+      sh.set(5, BigInt(a));
+      sh.set(6, BigInt(b));
+      const ca = sh.get(5);
+      const cb = sh.get(6);
+      expect(ca).toBeGreaterThan(0n);
+      expect(cb).toBeGreaterThan(0n);
+      expect(ca).not.toBe(cb);
+      expect(new Set(sh.keys())).toEqual(new Set([5, 6]));
+      expect(sh.delete(5)).toBe(true);
+      expect(sh.get(5)).toBeUndefined();
+    } finally {
+      closeFd(a);
+      closeFd(b);
+    }
+    const root = cgroup2Root();
+    if (!requireKernel('cgroup v2', root !== undefined, 'no cgroup2 mount')) return;
+    const cg = openDir(root as string);
+    try {
+      const arr = new RawMap(mapOf(obj, 'cgroups'));
+      arr.set(le32(0), le32(cg));
+      expect(arr.delete(le32(0))).toBe(true);
+      expect(arr.delete(le32(0))).toBe(false);
+      expect(() => arr.set(le32(0), le32(obj.maps.get('queue')!.fd))).toThrow(
+        expect.objectContaining({ code: 'EBADF' }),
+      );
+    } finally {
+      closeFd(cg);
+    }
   });
 });

@@ -1,3 +1,10 @@
+/**
+ * USDT probes (systemtap `<sys/sdt.h>` notes) on the real kernel, on a C target built with gcc at test
+ * time at -O1 and -O0 (arguments in registers and on the stack): argument descriptions parsed and encoded
+ * as `<bpf/usdt.bpf.h>`'s spec with pt_regs offsets from kernel BTF, probe sites and semaphores read as
+ * readelf reads them, every argument of every site read by the BPF side, semaphores set while attached,
+ * auto-attach from `usdt/<binary>:<provider>:<name>` sections, and clear errors with no FD leaked.
+ */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
