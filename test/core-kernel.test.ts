@@ -5,7 +5,7 @@
  * the one libbpf gets for the same object on this kernel.
  */
 import { readFileSync, readlinkSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKernelBtf } from '../src/btf/kernel.js';
 import type { Btf } from '../src/btf/types.js';
 import { applyCoreRelocations, type CoreOutcome, newCoreCandidateCache } from '../src/runtime/core/index.js';
@@ -123,7 +123,12 @@ describe.runIf(hasKernelBtf)('core.bpf.o against the kernel BTF', () => {
 const canLoad = hasKernelBtf && requireKernel('bpf()', isRoot(), 'needs root to load programs');
 
 describe.runIf(canLoad)('core.bpf.o loaded with CO-RE applied', () => {
-  const bpffs = canLoad && commandExists('bpftool') ? tempBpffs() : undefined;
+  const withBpftool = commandExists('bpftool');
+  // Mounted when the tests run, not when vitest collects them (`vitest list` runs no hooks).
+  let bpffs: ReturnType<typeof tempBpffs> | undefined;
+  beforeAll(() => {
+    if (withBpftool) bpffs = tempBpffs();
+  });
   afterAll(() => bpffs?.[Symbol.dispose]());
 
   /** Opens core.bpf.o; load() applies its CO-RE relocations against the running kernel. */
@@ -186,7 +191,7 @@ describe.runIf(canLoad)('core.bpf.o loaded with CO-RE applied', () => {
     });
   });
 
-  it.runIf(bpffs !== undefined)('gets the tag libbpf gets on this kernel', () => {
+  it.runIf(withBpftool)('gets the tag libbpf gets on this kernel', () => {
     const ref = libbpfReference(FILE).programs.get('probe')!;
     using obj = openRelocated();
     obj.load();

@@ -3,7 +3,7 @@
  * get the same tag and the same translated size, and every map the same name, type, sizes and flags.
  */
 import { readdirSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObject } from '../src/runtime/object.js';
 import { mapInfo, progInfo } from '../src/runtime/sys/info.js';
 import { commandExists, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
@@ -44,7 +44,11 @@ const canRun = requireKernel(
 );
 
 describe.runIf(canRun)('programs and maps match libbpf', () => {
-  const bpffs = canRun ? tempBpffs() : undefined;
+  // Mounted when the tests run, not when vitest collects them (`vitest list` runs no hooks).
+  let bpffs: ReturnType<typeof tempBpffs> | undefined;
+  beforeAll(() => {
+    bpffs = tempBpffs();
+  });
   afterAll(() => bpffs?.[Symbol.dispose]());
 
   it.each(objects)('%s', (file) => {
