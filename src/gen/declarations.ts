@@ -106,6 +106,9 @@ function emitAggregate(
   if (union) emitter.use('UnionCodec');
   const codecType = union ? `UnionCodec<${name}>` : `Codec<${name}>`;
   const valueType = union ? `Partial<${name}>` : name;
+  // An aggregate without members reads and writes nothing: its parameters are marked unused, so that the
+  // module also compiles under noUnusedParameters.
+  const unused = fields.length === 0 ? '_' : '';
   lines.push(
     ...docLines(
       [
@@ -117,10 +120,10 @@ function emitAggregate(
     ),
     `export const ${name}: ${codecType} = {`,
     `  size: ${size},`,
-    `  decode(view: DataView, offset: number): ${name} {`,
+    `  decode(${unused}view: DataView, ${unused}offset: number): ${name} {`,
     `    return ${decode};`,
     '  },',
-    `  encode(value: ${valueType}, view: DataView, offset: number): void {`,
+    `  encode(${unused}value: ${valueType}, ${unused}view: DataView, ${unused}offset: number): void {`,
     ...encode.map((l) => `    ${l}`),
     '  },',
     ...(view.length > 0

@@ -215,7 +215,7 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
    * @throws OptionError when the buffer has no codec or its codec has no `inPlace` (a codec generated for a
    *   struct or union has one)
    */
-  consumeInPlace(onSample: SampleHandler<T>, onLost?: LostHandler): number {
+  consumeInPlace(onSample: SampleHandler<Readonly<T>>, onLost?: LostHandler): number {
     const outer = this.#inPlaceHandler;
     this.#inPlaceHandler = onSample;
     try {

@@ -63,7 +63,7 @@ export type RecordHandler<T> = (record: T) => unknown;
  * Called with each record as an in-place view (see {@link RingBuffer.consumeInPlace}) and the record's
  * length in bytes; return `false` to stop after it. The view is valid only during the call.
  */
-export type InPlaceRecordHandler<T> = (record: T, length: number) => unknown;
+export type InPlaceRecordHandler<T> = (record: Readonly<T>, length: number) => unknown;
 
 /** A promise settled from outside: how close() ends pending waits. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
