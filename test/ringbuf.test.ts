@@ -213,6 +213,24 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'ring buffer tests need 
     expect(ticks).toBeGreaterThan(3); // the event loop was not blocked while waiting
   });
 
+  it('wait resolves when records come, without consuming them; false on timeout and after close', async () => {
+    const obj = scope.load('ringbuf.bpf.o');
+    const rb = new RingBuffer(mapOf(obj, 'rb'), eventCodec);
+    const emit = emitter(obj, 'emit_events');
+    expect(await rb.wait(30)).toBe(false);
+    setTimeout(() => emit(2, 90), 40);
+    expect(await rb.wait(5000)).toBe(true);
+    expect(rb.pending()).toBe(2 * 176);
+    expect(await rb.wait(0)).toBe(true);
+    const pids: number[] = [];
+    expect(rb.consumeRaw((view, offset) => void pids.push(view.getInt32(offset, true)))).toBe(2);
+    expect(pids).toEqual([90, 91]);
+    const pending = rb.wait(-1);
+    setTimeout(() => rb.close(), 20);
+    expect(await pending).toBe(false);
+    expect(await rb.wait(-1)).toBe(false);
+  });
+
   it('an idle poll blocks in epoll: it costs next to no CPU time', async () => {
     const rb = track(new RingBuffer(mapOf(scope.load('ringbuf.bpf.o'), 'rb')));
     // Warm up: the first wait starts the worker-thread machinery.

@@ -81,7 +81,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
  * - `consume(cb)` drains what is there now, synchronously, decoding each record in place;
  *   `consumeRaw(cb)` hands out the bytes without decoding and allocates nothing; `consumeInPlace(cb)` hands
  *   out one typed view re-aimed at each record, which reads only the fields the handler reads.
- * - `poll(timeoutMs, cb)` waits for records on a worker thread (the event loop keeps running), then drains.
+ * - `poll(timeoutMs, cb)` waits for records on a worker thread (the event loop keeps running), then drains;
+ *   `wait(timeoutMs)` only waits, for a loop around `consumeInPlace` or `consumeRaw`.
  * - `for await (const r of ring)` yields records one at a time and reads the ring only when the loop asks
  *   for the next one, so a slow consumer leaves records in the ring (where the producer sees the space
  *   taken) rather than queueing them in memory. `close()` ends the loop.
@@ -231,6 +232,19 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   async poll(timeoutMs: number, handler: RecordHandler<T>): Promise<number> {
     if (this.pending() === 0 && !(await this.#waitReadable(timeoutMs))) return 0;
     return this.#closed ? 0 : this.consume(handler);
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: until records come or the ring is closed) on a worker thread, consuming
+   * nothing. Resolves true when records are there, false on timeout or close. The async loop of
+   * {@link consumeInPlace} and {@link consumeRaw}:
+   *
+   * ```ts
+   * while (await ring.wait()) ring.consumeInPlace((e) => console.log(e.pid));
+   * ```
+   */
+  wait(timeoutMs = -1): Promise<boolean> {
+    return this.#waitReadable(timeoutMs);
   }
 
   /** Records, one at a time, as the loop asks for them; ends when the ring is closed. */
