@@ -15,7 +15,16 @@ import { verifierMessage } from '../src/runtime/load/programs.js';
 import { makeRng, mutate, type Rng } from '../test/helpers/mutate.js';
 
 /** Fixtures the generator fuzz starts from: small, and between them every kind of section and type. */
-export const GEN_SEEDS = ['minimal', 'globals', 'hostile', 'maps', 'ringbuf', 'mapinmap'] as const;
+export const GEN_SEEDS = [
+  'minimal',
+  'globals',
+  'hostile',
+  'maps',
+  'ringbuf',
+  'mapinmap',
+  'struct_ops',
+  'record_views',
+] as const;
 
 /** A failure the fuzz found: what to run again to see it. */
 export interface Crash {

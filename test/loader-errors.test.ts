@@ -56,7 +56,7 @@ describe('malformed objects', () => {
   });
 
   it('survives thousands of mutated objects with typed errors only', () => {
-    const seeds = ['minimal', 'subprogs', 'mapinmap', 'maps'];
+    const seeds = ['minimal', 'subprogs', 'mapinmap', 'maps', 'struct_ops', 'struct_ops_link'];
     let opened = 0;
     for (const [n, name] of seeds.entries()) {
       for (const m of mutations(bytesOf(name), 600, 1000 + n)) {
