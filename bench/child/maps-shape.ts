@@ -18,6 +18,8 @@ export type Op = 'lookup' | 'update';
 export interface MapsChildResult {
   raw: Record<Kind, Record<Op, number>>;
   typed: Record<Kind, Record<Op, number>>;
+  /** Typed access to the same array declared `BPF_F_MMAPABLE` (`bench_mmap`), which is read in memory. */
+  typedMmap: Record<Op, number>;
   rawBatch: Record<Kind, number>;
   typedBatch: Record<Kind, number>;
 }

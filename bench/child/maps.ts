@@ -100,7 +100,11 @@ function main(): void {
     obj.load();
     const arrayMap = obj.maps.get('bench_array');
     const hashMap = obj.maps.get('bench_hash');
-    if (arrayMap === undefined || hashMap === undefined) throw new Error(`${object} lacks its maps`);
+    const mmapMap = obj.maps.get('bench_mmap');
+    if (arrayMap === undefined || hashMap === undefined || mmapMap === undefined) {
+      throw new Error(`${object} lacks its maps`);
+    }
+    const mmapTyped = new ArrayMap(mmapMap, u64);
     const raw = { array: arrayMap, hash: hashMap };
     const typed = { array: new ArrayMap(arrayMap, u64), hash: new HashMap(hashMap, u32, u64) };
     // Fill the hash so lookups hit and updates replace, as the C baseline does.
@@ -115,9 +119,11 @@ function main(): void {
       rawBatchRound(raw[k]);
       typedBatchRound(typed[k]);
     }
+    for (const o of opsList) typedRound(mmapTyped, o, WARMUP_OPS);
     const result: MapsChildResult = {
       raw: { array: { lookup: 0, update: 0 }, hash: { lookup: 0, update: 0 } },
       typed: { array: { lookup: 0, update: 0 }, hash: { lookup: 0, update: 0 } },
+      typedMmap: { lookup: 0, update: 0 },
       rawBatch: { array: 0, hash: 0 },
       typedBatch: { array: 0, hash: 0 },
     };
@@ -129,6 +135,7 @@ function main(): void {
       result.rawBatch[k] = rawBatchRound(raw[k]);
       result.typedBatch[k] = typedBatchRound(typed[k]);
     }
+    for (const o of opsList) result.typedMmap[o] = typedRound(mmapTyped, o, ops);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     obj.close();

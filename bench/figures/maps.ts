@@ -44,6 +44,7 @@ export function mapsFigure(ctx: BenchContext, dist: string): Row[] {
     rawBatch: new Map<Kind, number[]>(),
     typedBatch: new Map<Kind, number[]>(),
     cBatch: new Map<Kind, number[]>(),
+    typedMmap: new Map<Op, number[]>(),
   };
   const push = <K>(m: Map<K, number[]>, k: K, v: number): void => {
     const list = m.get(k) ?? [];
@@ -60,6 +61,7 @@ export function mapsFigure(ctx: BenchContext, dist: string): Row[] {
       push(s.rawBatch, k, m.rawBatch[k]);
       push(s.typedBatch, k, m.typedBatch[k]);
     }
+    for (const o of opsList) push(s.typedMmap, o, m.typedMmap[o]);
   };
   const runC = (): void => {
     const m = runJson<CMaps>(cBin(ctx, 'maps'), [String(ops), '1']);
@@ -91,6 +93,17 @@ export function mapsFigure(ctx: BenchContext, dist: string): Row[] {
         goal: { kind: 'ratio-max', value: 1.3 },
       });
     }
+  }
+  for (const o of opsList) {
+    rows.push({
+      id: `map/mmap/${o}/typed`,
+      label: `array ${o}, typed ArrayMap.${o === 'lookup' ? 'get' : 'set'}, BPF_F_MMAPABLE (memory)`,
+      unit: 'ns/op',
+      ours: summarize(get(s.typedMmap, o)),
+      c: summarize(get(s.c, key('array', o))),
+      goal: { kind: 'ratio-max', value: 1.3 },
+      note: 'C = bpf_map_lookup_elem/bpf_map_update_elem on the array: libbpf has no typed access to memory',
+    });
   }
   for (const k of kinds) {
     const cSingle = summarize(get(s.c, key(k, 'lookup')));

@@ -240,9 +240,19 @@ export class BpfMap implements Disposable {
   }
 
   /**
-   * Global data only: before load, the bytes the map will be created with (writable: set initial values
-   * here); after load, the live memory of the map shared with BPF programs (zero-copy). Read-only sections
-   * (`.rodata*`) are frozen at load: after load their view is a snapshot and {@link isWritable} is false.
+   * After load, the live memory of a memory-mapped map, shared with BPF programs (zero-copy): writable
+   * global data, and arrays declared `BPF_F_MMAPABLE`, whose element `i` starts at `i` times `valueSize`
+   * rounded up to 8. Writes reach the map where {@link isWritable} says so. Undefined for other maps, before
+   * load and after close.
+   */
+  get memory(): DataView | undefined {
+    return this.#memory?.view;
+  }
+
+  /**
+   * Global data and mmapable arrays: before load, the bytes global data will be created with (writable: set
+   * initial values here); after load, the live memory (see {@link memory}). Read-only sections (`.rodata*`)
+   * are frozen at load: after load their view is a snapshot and {@link isWritable} is false.
    */
   dataView(): DataView {
     if (this.#memory !== undefined) return this.#memory.view;

@@ -1,6 +1,7 @@
 /**
  * Creates one map of an object in the kernel: reuses a compatible pin, creates inner-map templates, writes
- * the initial contents of global data, freezes read-only data and maps writable data into memory.
+ * the initial contents of global data, freezes read-only data and maps writable data and mmapable arrays
+ * into memory.
  *
  * @module
  */
@@ -20,7 +21,7 @@ import { mapCreate, mapFreeze, mapUpdate, objGet, objPin } from '../sys/map.js';
 /** A created (or reused) map. */
 export interface CreatedMap {
   readonly fd: number;
-  /** Live memory of writable global data; undefined for other maps. */
+  /** Live memory of writable global data and `BPF_F_MMAPABLE` arrays; undefined for other maps. */
   readonly memory: MapMemory | undefined;
   /** True when an existing pin was reused. */
   readonly reused: boolean;
@@ -48,12 +49,22 @@ export interface MapContext {
 export function createMap(spec: MapSpec, ctx: MapContext, initial?: Uint8Array): CreatedMap {
   if (spec.pinning === 'by_name') {
     const path = join(ctx.pinRoot, spec.name);
-    if (existsSync(path)) return { fd: reusePin(spec, path), memory: undefined, reused: true };
+    if (existsSync(path)) {
+      const fd = reusePin(spec, path);
+      try {
+        return { fd, memory: mapArray(spec, fd), reused: true };
+      } catch (err) {
+        closeFd(fd);
+        throw err;
+      }
+    }
   }
   const fd = createFresh(spec, ctx);
   try {
     const memory =
-      spec.data === undefined ? undefined : initData(spec, fd, ctx.mmapable, initial ?? spec.data.initial);
+      spec.data === undefined
+        ? mapArray(spec, fd)
+        : initData(spec, fd, ctx.mmapable, initial ?? spec.data.initial);
     if (spec.pinning !== 'by_name') return { fd, memory, reused: false };
     const path = join(ctx.pinRoot, spec.name);
     pin(spec, fd, path);
@@ -131,10 +142,25 @@ function initData(spec: MapSpec, fd: number, mmapable: boolean, initial: Uint8Ar
   return { view: new DataView(mapping.buffer, 0, spec.valueSize), writable: true, release: mapping.unmap };
 }
 
-/** Runs `step`, naming the map in a BpfError it throws. */
-function named(spec: MapSpec, what: string, step: () => void): void {
+/**
+ * The values of a `BPF_F_MMAPABLE` array the object declares, mapped into memory: `maxEntries` slots of
+ * `valueSize` rounded up to 8 bytes, as the kernel lays them out. Writable unless user space may only read
+ * the map (`BPF_F_RDONLY`) or its programs may not see it change (`BPF_F_RDONLY_PROG`, which the kernel
+ * maps for reading only). Undefined for other maps.
+ */
+function mapArray(spec: MapSpec, fd: number): MapMemory | undefined {
+  if (spec.type !== MapTypes.array || (spec.flags & MapFlag.MMAPABLE) === 0) return undefined;
+  const size = Math.ceil(spec.valueSize / 8) * 8 * spec.maxEntries;
+  if (size === 0) return undefined;
+  const writable = (spec.flags & (MapFlag.RDONLY | MapFlag.RDONLY_PROG)) === 0;
+  const m = named(spec, 'cannot map the memory of', () => mmapMap(fd, size, 0, writable));
+  return { view: new DataView(m.buffer, 0, size), writable, release: m.unmap };
+}
+
+/** Runs `step` and returns what it returns, naming the map in a BpfError it throws. */
+function named<T>(spec: MapSpec, what: string, step: () => T): T {
   try {
-    step();
+    return step();
   } catch (err) {
     if (err instanceof BpfError) err.message = `${what} map '${spec.name}': ${err.message}`;
     throw err;

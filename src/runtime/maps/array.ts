@@ -9,17 +9,63 @@ import type { BpfMap } from '../map.js';
 import { KeyValueMap } from './keyvalue.js';
 import { checkCodecSize, checkMapType, U32_INDEX } from './layout.js';
 
+/** `BPF_EXIST`: update only an element that exists (every index of an array does). */
+const BPF_EXIST = 2;
+
 /**
  * An array of `maxEntries` values of `V` (array maps, including mmapable ones). Every index always holds a
  * value (zero until set): iteration yields `[index, value]` for 0 to `maxEntries - 1`, and elements cannot
  * be deleted.
  */
 export class ArrayMap<V> extends KeyValueMap<number, V> {
+  /** Bytes between two elements in the memory of an mmapable array: the value size rounded up to 8. */
+  readonly #stride: number;
+  /** The map's memory as bytes, to zero a slot before a codec that leaves padding writes it. */
+  #bytes: Uint8Array | undefined;
+
   constructor(map: BpfMap, value: Codec<V>) {
     checkMapType(map, ['array'], 'ArrayMap');
     checkCodecSize(map, U32_INDEX, map.keySize, 'key');
     checkCodecSize(map, value, map.valueSize, 'value');
     super(map, U32_INDEX, value);
+    this.#stride = Math.ceil(map.valueSize / 8) * 8;
+  }
+
+  /**
+   * The value at `index`, or undefined past the end. An array declared `BPF_F_MMAPABLE` is read from its
+   * memory (see `BpfMap.memory`), with no system call; others with `BPF_MAP_LOOKUP_ELEM`.
+   */
+  override get(index: number): V | undefined {
+    const memory = this.map.memory;
+    if (memory === undefined || !(index >>> 0 === index && index < this.map.maxEntries))
+      return super.get(index);
+    return this.valueCodec.decode(memory, index * this.#stride);
+  }
+
+  /**
+   * Stores `value` at `index`. An mmapable array mapped writable is written in its memory, with no system
+   * call (for `flags` 0 or `BPF_EXIST`; other flags, and indexes past the end, go to the kernel, which
+   * answers as for any array).
+   */
+  override set(index: number, value: V, flags = 0): void {
+    const memory = this.map.memory;
+    if (
+      memory === undefined ||
+      (flags !== 0 && flags !== BPF_EXIST) ||
+      !this.map.isWritable() ||
+      !(index >>> 0 === index && index < this.map.maxEntries)
+    ) {
+      super.set(index, value, flags);
+      return;
+    }
+    const at = index * this.#stride;
+    if (this.valueCodec.dense !== true) {
+      if (this.#bytes?.buffer !== memory.buffer) {
+        this.#bytes = new Uint8Array(memory.buffer, memory.byteOffset, memory.byteLength);
+      }
+      this.#bytes.fill(0, at, at + this.valueCodec.size);
+    }
+    this.valueCodec.encode(value, memory, at);
   }
 
   /** The number of elements (`maxEntries`). */
