@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { loadKernelBtf } from '../src/btf/kernel.js';
 import { commandExists, ensureTracefs, isRoot, requireKernel, skipUnlessKernel } from './helpers/kernel.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -146,6 +147,44 @@ describe.concurrent('examples', () => {
       expect(egress).toBeGreaterThanOrEqual(5);
       expect(ingress).toBeGreaterThanOrEqual(4);
       expect(existsSync(grab(out, /^detached; removed (\S+)$/m))).toBe(false);
+    },
+  );
+
+  it.runIf(root)(
+    'tcp-cc registers a BPF congestion control, runs TCP through it in a namespace, and unregisters it',
+    async (ctx) => {
+      const struct = 'bpf_struct_ops_tcp_congestion_ops';
+      skipUnlessKernel(
+        ctx,
+        'struct_ops tcp_congestion_ops',
+        loadKernelBtf().findByName(struct, 'struct') !== undefined,
+        `kernel BTF has no ${struct}`,
+      );
+      skipUnlessKernel(
+        ctx,
+        'util-linux unshare and iproute2',
+        commandExists('unshare') && commandExists('ip'),
+        'unshare or ip missing',
+      );
+      const out = await example('tcp-cc', '2');
+      expect(out).toMatch(/^registered bpfskel_reno; available: .*\bbpfskel_reno\b/m);
+      expect(out).toContain(
+        'network namespace with default bpfskel_reno: 2 connections sent 8388608 bytes over loopback',
+      );
+      expect(out).toMatch(/^host default congestion control: \S+ \(unchanged\)$/m);
+      const counter = (name: string) => Number(grab(out, new RegExp(`^${name}\\s+(\\d+)$`, 'm')));
+      // Both ends of each connection select it.
+      expect(counter('sockets initialised')).toBe(4);
+      expect(counter('cong_avoid calls')).toBeGreaterThan(0);
+      // The window starts at 10 segments and the threshold at 16: at most 6 of slow start per connection.
+      const slowStart = counter('segments acked in slow start');
+      expect(slowStart).toBeGreaterThan(0);
+      expect(slowStart).toBeLessThanOrEqual(12);
+      expect(counter('segments acked in cong\\. avoidance')).toBeGreaterThan(0);
+      expect(counter('largest cwnd \\(segments\\)')).toBeGreaterThan(10);
+      expect(grab(out, /^unregistered; available: (.*)$/m)).not.toMatch(/\bbpfskel_reno\b/);
+      const left = readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8');
+      expect(left).not.toMatch(/\bbpfskel_reno\b/);
     },
   );
 
