@@ -126,6 +126,22 @@ describe.runIf(requireKernel('bpf() as root', isRoot(), 'perf buffer tests need 
     expect(seen).toEqual([10, 11, 20, 21, 22]);
   });
 
+  it('wait resolves when samples come, without consuming them; false on timeout and after close', async () => {
+    const { map, emit } = setup();
+    const pb = new PerfEventArray(map).open(sampleCodec);
+    expect(await pb.wait(30)).toBe(false);
+    setTimeout(() => emit(2, 40, 0), 30);
+    expect(await pb.wait(5000)).toBe(true);
+    expect(await pb.wait(0)).toBe(true);
+    const seen: number[] = [];
+    expect(pb.consumeRaw((view, offset) => void seen.push(view.getUint32(offset, true)))).toBe(2);
+    expect(seen).toEqual([40, 41]);
+    expect(await pb.wait(0)).toBe(false);
+    const pending = pb.wait(-1);
+    setTimeout(() => pb.close(), 20);
+    expect(await pending).toBe(false);
+  });
+
   it('an idle poll blocks in epoll: it costs next to no CPU time', async () => {
     const { map } = setup();
     const pb = scope.track(new PerfBuffer(map));

@@ -276,6 +276,22 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
     }
   }
 
+  /**
+   * Waits up to `timeoutMs` (-1: until samples come or the buffer is closed) on a worker thread, consuming
+   * nothing. Resolves true when some CPU's ring has samples (or lost-sample records), false on timeout or
+   * close: the async loop of {@link consumeInPlace} and {@link consumeRaw}.
+   */
+  async wait(timeoutMs = -1): Promise<boolean> {
+    const deadline = timeoutMs < 0 ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) return false;
+      if (this.#rings.some((r) => Number(Atomics.load(r.meta, DATA_HEAD)) !== r.tail)) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await Promise.race([this.#waiter.wait(Math.min(left, WAIT_SLICE_MS)), this.#closing]);
+    }
+  }
+
   /** Samples as the loop asks for them; ends when the buffer is closed. */
   async *[Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     const queue: T[] = [];
