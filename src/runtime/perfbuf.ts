@@ -13,7 +13,8 @@
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
-import type { Codec, InPlace } from './codec.js';
+import type { Codec } from './codec.js';
+import { inPlaceCursor } from './in-place.js';
 import type { BpfMap } from './map.js';
 import { mmapMap } from './memory.js';
 import { onlineCpus } from './sys/cpus.js';
@@ -150,10 +151,9 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   #wake: () => void = () => {};
   readonly #closing: Promise<void>;
   readonly #codec: Codec<T> | undefined;
-  /** The one in-place view this buffer hands out, made on the first sample of the first in-place consume. */
-  #view: T | undefined;
   /** The sample handler of the in-place consume running now, called by {@link #inPlaceRaw}. */
   #inPlaceHandler: SampleHandler<T> | undefined;
+  /** Aims this buffer's one in-place view at each sample and calls {@link #inPlaceHandler}; made once. */
   #inPlaceRaw: RawSampleHandler | undefined;
 
   constructor(map: BpfMap, codec?: Codec<T>, opts: PerfBufferOptions = {}) {
@@ -228,25 +228,12 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
 
   /** The raw handler of in-place consumes: aims the buffer's view at the sample and passes it on. */
   #makeInPlaceRaw(): RawSampleHandler {
-    const inPlace: InPlace<T> | undefined = this.#codec?.inPlace;
-    if (inPlace === undefined) {
-      throw new OptionError(
-        `perf buffer '${this.map.name}': consumeInPlace needs a codec with inPlace views (one generated for a struct or union)`,
-        { option: 'codec' },
-      );
-    }
-    const need = (this.#codec as Codec<T>).size;
     const name = this.map.name;
+    const aim = inPlaceCursor(this.#codec, `perf buffer '${name}'`);
+    const need = (this.#codec as Codec<T>).size;
     return (view, offset, length, cpu) => {
       if (length < need) throw shortSample(name, length, need);
-      let sample = this.#view;
-      if (sample === undefined) {
-        sample = inPlace.create(view, offset);
-        this.#view = sample;
-      } else {
-        inPlace.point(sample, view, offset);
-      }
-      (this.#inPlaceHandler as SampleHandler<T>)(sample, cpu);
+      (this.#inPlaceHandler as SampleHandler<T>)(aim(view, offset), cpu);
     };
   }
 

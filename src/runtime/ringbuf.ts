@@ -13,7 +13,8 @@
  * @module
  */
 import { BpfError, OptionError } from '../errors.js';
-import type { Codec, InPlace } from './codec.js';
+import type { Codec } from './codec.js';
+import { inPlaceCursor } from './in-place.js';
 import type { BpfMap } from './map.js';
 import { mapRingPages } from './memory.js';
 import { EpollFlag } from './sys/epoll.js';
@@ -112,10 +113,9 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
   readonly #closing = deferred();
   #taken: T | undefined;
   readonly #codec: Codec<T> | undefined;
-  /** The one in-place view this ring hands out, made on the first record of the first in-place consume. */
-  #view: T | undefined;
   /** The handler of the in-place consume running now, called by {@link #inPlaceRaw}. */
   #inPlaceHandler: InPlaceRecordHandler<T> | undefined;
+  /** Aims this ring's one in-place view at each record and calls {@link #inPlaceHandler}; made once. */
   #inPlaceRaw: RawRecordHandler | undefined;
 
   constructor(map: BpfMap, codec?: Codec<T>) {
@@ -203,25 +203,12 @@ export class RingBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
    * so that a consume allocates nothing either.
    */
   #makeInPlaceRaw(): RawRecordHandler {
-    const inPlace: InPlace<T> | undefined = this.#codec?.inPlace;
-    if (inPlace === undefined) {
-      throw new OptionError(
-        `ring buffer '${this.map.name}': consumeInPlace needs a codec with inPlace views (one generated for a struct or union)`,
-        { option: 'codec' },
-      );
-    }
-    const need = (this.#codec as Codec<T>).size;
     const name = this.map.name;
+    const aim = inPlaceCursor(this.#codec, `ring buffer '${name}'`);
+    const need = (this.#codec as Codec<T>).size;
     return (view, offset, length) => {
       if (length < need) throw shortRecord(name, length, need);
-      let record = this.#view;
-      if (record === undefined) {
-        record = inPlace.create(view, offset);
-        this.#view = record;
-      } else {
-        inPlace.point(record, view, offset);
-      }
-      return (this.#inPlaceHandler as InPlaceRecordHandler<T>)(record, length);
+      return (this.#inPlaceHandler as InPlaceRecordHandler<T>)(aim(view, offset), length);
     };
   }
 
