@@ -163,6 +163,33 @@ describe('--json', () => {
     }
   });
 
+  it('inspect: struct_ops maps name their kernel struct and which program fills which member', async () => {
+    const file = 'test/fixtures/struct_ops_link.bpf.o';
+    const j = JSON.parse((await cli(['inspect', file, '--json'])).stdout);
+    const cc = j.maps.find((m: { name: string }) => m.name === 'cc_link');
+    expect(cc.structOps).toEqual({
+      kernelType: 'tcp_congestion_ops',
+      link: true,
+      programs: [
+        { member: 'init', program: 'link_init' },
+        { member: 'undo_cwnd', program: 'link_undo_cwnd' },
+        { member: 'cong_avoid', program: 'link_cong_avoid' },
+        { member: 'ssthresh', program: 'link_ssthresh' },
+      ],
+    });
+    const attach = Object.fromEntries(
+      j.programs.map((p: { name: string; attach: string }) => [p.name, p.attach]),
+    );
+    expect(attach).toMatchObject({
+      link_init: 'struct_ops map cc_link.init',
+      dummy_sleepable: 'struct_ops map dummy_link.test_sleepable',
+      dummy_unused: 'explicit',
+    });
+    const text = (await cli(['inspect', file])).stdout;
+    expect(text).toContain('struct tcp_congestion_ops, registered through a link');
+    expect(text).toContain('.ssthresh = link_ssthresh');
+  });
+
   it('token: a diagnosis also when no token can be made (exit status 1)', async () => {
     const r = await cli(['token', TMP, '--json']);
     expect(r.status).toBe(1);

@@ -1,6 +1,7 @@
 /**
  * `bpf-skel inspect OBJ`: what an object holds, as the loader sees it: programs with their section, type and
- * attach target; maps with their kernel names and attributes; global data variables. Parse only.
+ * attach target; maps with their kernel names and attributes; global data variables; the members of
+ * struct_ops maps and their programs. Parse only.
  *
  * @module
  */
@@ -29,6 +30,12 @@ export interface InspectMap {
   readonly pinning: string;
   /** For global data: the variables at their offsets. */
   readonly variables?: readonly { readonly name: string; readonly offset: number; readonly size: number }[];
+  /** For struct_ops maps: the kernel struct they fill, how they register, and which program is which member. */
+  readonly structOps?: {
+    readonly kernelType: string;
+    readonly link: boolean;
+    readonly programs: readonly { readonly member: string; readonly program: string }[];
+  };
 }
 
 /** What `inspect` prints (the `--json` shape). */
@@ -45,12 +52,19 @@ export interface InspectReport {
 export function inspectObject(file: string): InspectReport {
   using obj = BpfObject.open(file, { bpfTokenPath: '' });
   const btf = obj.spec.btf;
+  // A struct_ops program is attached by the map member that points to it.
+  const members = new Map<string, string>();
+  for (const m of obj.maps.values()) {
+    for (const mem of m.spec.structOps?.members ?? []) {
+      if (mem.program !== undefined) members.set(mem.program, `struct_ops map ${m.name}.${mem.name}`);
+    }
+  }
   const programs = [...obj.programs.values()].map((p) => ({
     name: p.name,
     section: p.sectionName,
     type: p.type,
     expectedAttachType: p.expectedAttachType ?? null,
-    attach: p.section.autoAttach ? `auto (${p.section.attachKind})` : 'explicit',
+    attach: members.get(p.name) ?? (p.section.autoAttach ? `auto (${p.section.attachKind})` : 'explicit'),
     autoload: p.autoload,
     instructions: p.spec.count,
   }));
@@ -65,6 +79,13 @@ export function inspectObject(file: string): InspectReport {
       flags: m.flags,
       pinning: m.spec.pinning,
     };
+    const ops = m.spec.structOps;
+    if (ops !== undefined) {
+      const programs = ops.members.flatMap((mem) =>
+        mem.program === undefined ? [] : [{ member: mem.name, program: mem.program }],
+      );
+      return { ...base, structOps: { kernelType: ops.kernelType, link: ops.link, programs } };
+    }
     const sec = m.internal ? btf?.findByName(m.name, 'datasec') : undefined;
     if (btf === undefined || sec === undefined) return base;
     const elfSec = obj.spec.elf.sectionByName(m.name);
@@ -99,6 +120,11 @@ export function formatInspect(r: InspectReport): string {
       `  ${m.name} (kernel name ${m.kernelName})  ${m.type}  key ${m.keySize}  value ${m.valueSize}  max ${m.maxEntries}  flags 0x${m.flags.toString(16)}${pin}`,
     );
     for (const v of m.variables ?? []) out.push(`    +${v.offset}  ${v.name} (${v.size} bytes)`);
+    const ops = m.structOps;
+    if (ops !== undefined) {
+      out.push(`    struct ${ops.kernelType}, registered ${ops.link ? 'through a link' : 'by map update'}`);
+      for (const p of ops.programs) out.push(`    .${p.member} = ${p.program}`);
+    }
   }
   return out.join('\n');
 }
