@@ -134,6 +134,24 @@ export function escapeControls(text: string): string {
   });
 }
 
+/**
+ * Puts `context: ` before the message of a {@link BpfError} (what the failing call was about, e.g.
+ * `xdp on eth0`); other values pass unchanged. Returns `err`, for `throw withContext(err, ...)`.
+ */
+export function withContext(err: unknown, context: string): unknown {
+  if (err instanceof BpfError) err.message = `${context}: ${err.message}`;
+  return err;
+}
+
+/** Runs `fn` and returns what it returns; a {@link BpfError} it throws gets `context` (see {@link withContext}). */
+export function inContext<T>(context: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw withContext(err, context);
+  }
+}
+
 function formatLocated(message: string, where: ParseLocation): string {
   const parts: string[] = [];
   if (where.file !== undefined) parts.push(where.file);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BpfError, OptionError } from '../../errors.js';
+import { BpfError, OptionError, withContext } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { AttachFlag } from '../sys/consts.js';
@@ -59,9 +59,10 @@ export function attachCgroup(
         return new BpfLink({ kind: 'link', type: 'cgroup', fd, perfFd: -1 }, target, program);
       } catch (err) {
         // Kernels before cgroup links reject the command's attach type with EINVAL; retry the old way.
-        if (!(err instanceof BpfError) || err.code !== 'EINVAL' || flags !== 0) throw prefix(err, target);
+        if (!(err instanceof BpfError) || err.code !== 'EINVAL' || flags !== 0)
+          throw withContext(err, target);
         const legacy = tryProgAttach(program, progFd, cgFd, typeValue, opts.attachFlags, target);
-        if (legacy === undefined) throw prefix(err, target);
+        if (legacy === undefined) throw withContext(err, target);
         handedOver = true;
         return legacy;
       }
@@ -74,16 +75,11 @@ export function attachCgroup(
   }
 }
 
-function prefix(err: unknown, target: string): unknown {
-  if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-  return err;
-}
-
 function openCgroup(path: string, target: string): number {
   try {
     return openAt(path, O_RDONLY | O_DIRECTORY);
   } catch (err) {
-    throw prefix(err, target);
+    throw withContext(err, target);
   }
 }
 
@@ -116,7 +112,7 @@ function progAttachLink(
     progAttach(cgFd, progFd, type, { flags: flags ?? AttachFlag.ALLOW_MULTI });
   } catch (err) {
     closeFd(ownProg);
-    throw prefix(err, target);
+    throw withContext(err, target);
   }
   return new BpfLink(
     { kind: 'prog_attach', targetFd: cgFd, progFd: ownProg, attachType: type },

@@ -6,7 +6,7 @@
  * @module
  */
 import { Readable } from 'node:stream';
-import { BpfError, OptionError } from '../../errors.js';
+import { BpfError, OptionError, withContext } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfMap } from '../map.js';
 import type { BpfProgram } from '../program.js';
@@ -143,8 +143,7 @@ export function attachIter(program: BpfProgram, opts: IterOptions = {}): BpfIter
     const fd = linkCreate(progFd, 0, AttachTypes.trace_iter, 0, { kind: 'iter', iterInfo: bytes });
     return new BpfIterLink({ kind: 'link', type: 'iter', fd, perfFd: -1 }, target, program);
   } catch (err) {
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
+    throw withContext(err, target);
   } finally {
     if (ownedFd >= 0) closeFd(ownedFd);
   }

@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { BpfError, FeatureMissingError, OptionError } from '../../errors.js';
+import { BpfError, FeatureMissingError, OptionError, withContext } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { AttachTypes } from '../sys/kinds.js';
@@ -101,8 +101,7 @@ export function attachKprobeMulti(program: BpfProgram, opts: KprobeMultiOptions)
         },
       );
     }
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
+    throw withContext(err, target);
   }
 }
 
@@ -171,7 +170,6 @@ export function attachUprobeMulti(program: BpfProgram, opts: UprobeMultiOptions)
         { code: err.code, errno: err.errno, command: err.command, feature: 'uprobe.multi', cause: err },
       );
     }
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
+    throw withContext(err, target);
   }
 }

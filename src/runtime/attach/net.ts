@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { BpfError, OptionError } from '../../errors.js';
+import { BpfError, inContext, OptionError } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfMap } from '../map.js';
 import type { BpfProgram } from '../program.js';
@@ -15,15 +15,6 @@ import { type AttachType, AttachTypes } from '../sys/kinds.js';
 import { linkCreate } from '../sys/link.js';
 import { progAttach } from '../sys/prog.js';
 import { socketAttachBpf } from '../sys/socket.js';
-
-function prefixed<T>(target: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
-  }
-}
 
 /** An interface by index, or by name in this process's network namespace. */
 export type Interface = number | string;
@@ -70,7 +61,7 @@ export function attachXdp(program: BpfProgram, iface: Interface, opts: XdpOption
   const flags = opts.mode === undefined ? 0 : XDP_MODE[opts.mode];
   if (flags === undefined) throw new OptionError(`unknown XDP mode '${opts.mode}'`, { option: 'mode' });
   const target = `xdp on ifindex ${ifindex}${opts.mode ? ` (${opts.mode} mode)` : ''}`;
-  const fd = prefixed(target, () => linkCreate(progFd, ifindex, AttachTypes.xdp, flags));
+  const fd = inContext(target, () => linkCreate(progFd, ifindex, AttachTypes.xdp, flags));
   return new BpfLink({ kind: 'link', type: 'xdp', fd, perfFd: -1 }, target, program);
 }
 
@@ -118,7 +109,7 @@ export function attachTcx(
   const { flags, relativeFdOrId, expectedRevision } = placement(opts);
   const target = `tcx ${direction} on ifindex ${ifindex}`;
   const attachType = direction === 'ingress' ? AttachTypes.tcx_ingress : AttachTypes.tcx_egress;
-  const fd = prefixed(target, () =>
+  const fd = inContext(target, () =>
     linkCreate(progFd, ifindex, attachType, flags, { kind: 'tcx', relativeFdOrId, expectedRevision }),
   );
   return new BpfLink({ kind: 'link', type: 'tcx', fd, perfFd: -1 }, target, program);
@@ -137,7 +128,7 @@ export function attachNetns(program: BpfProgram, netns: string | number, attachT
     });
   }
   const target = `${type} on netns ${netns}`;
-  const fd = prefixed(target, () => {
+  const fd = inContext(target, () => {
     const nsFd = typeof netns === 'number' ? netns : openAt(netns, O_RDONLY);
     try {
       return linkCreate(progFd, nsFd, AttachTypes[type], 0);
@@ -161,7 +152,7 @@ export function attachSkLookup(program: BpfProgram, netns: string | number): Bpf
 export function attachSocketFilter(program: BpfProgram, socketFd: number): BpfLink {
   const progFd = loadedFd(program, 'attach');
   const target = `socket fd ${socketFd}`;
-  prefixed(target, () => socketAttachBpf(socketFd, progFd));
+  inContext(target, () => socketAttachBpf(socketFd, progFd));
   return new BpfLink({ kind: 'socket_filter', socketFd }, target, program);
 }
 
@@ -184,7 +175,7 @@ export function attachSockmap(program: BpfProgram, map: BpfMap | number, attachT
   let ownProg = -1;
   try {
     ownProg = dupCloexec(progFd);
-    prefixed(target, () => progAttach(targetFd, progFd, AttachTypes[type]));
+    inContext(target, () => progAttach(targetFd, progFd, AttachTypes[type]));
     return new BpfLink(
       { kind: 'prog_attach', targetFd, progFd: ownProg, attachType: AttachTypes[type] },
       target,

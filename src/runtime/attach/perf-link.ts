@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { BpfError, FeatureMissingError } from '../../errors.js';
+import { BpfError, FeatureMissingError, withContext } from '../../errors.js';
 import { BpfLink } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { closeFd } from '../sys/fd.js';
@@ -59,8 +59,7 @@ export function attachToPerfEvent(
   } catch (err) {
     if (linkFd >= 0) closeFd(linkFd);
     closeFd(perfFd);
-    if (err instanceof BpfError && !(err instanceof FeatureMissingError))
-      err.message = `${target}: ${err.message}`;
-    throw err;
+    // A FeatureMissingError names the target already.
+    throw err instanceof FeatureMissingError ? err : withContext(err, target);
   }
 }

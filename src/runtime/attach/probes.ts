@@ -5,7 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { BpfError, FeatureMissingError } from '../../errors.js';
+import { BpfError, FeatureMissingError, inContext } from '../../errors.js';
 import { type BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { toU64 } from '../sys/attr.js';
@@ -95,12 +95,7 @@ function probePmu(pmu: 'kprobe' | 'uprobe'): number {
 
 /** perf_event_open() for a probe, with the probe named in the error. */
 function openProbe(attr: PerfEventAttr, pid: number, cpu: number, target: string): number {
-  try {
-    return perfEventOpen(attr, pid, cpu);
-  } catch (err) {
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
-  }
+  return inContext(target, () => perfEventOpen(attr, pid, cpu));
 }
 
 /** Config bit that turns a kprobe or uprobe into a return probe. */

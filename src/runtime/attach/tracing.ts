@@ -5,7 +5,7 @@
  * @module
  */
 import { parseBtf } from '../../btf/parse.js';
-import { BpfError } from '../../errors.js';
+import { BpfError, inContext } from '../../errors.js';
 import { BpfLink, loadedFd } from '../link.js';
 import type { BpfProgram } from '../program.js';
 import { toU64 } from '../sys/attr.js';
@@ -16,15 +16,6 @@ import { AttachTypes } from '../sys/kinds.js';
 import { linkCreate, rawTracepointOpen } from '../sys/link.js';
 import type { CookieOption } from './probes.js';
 
-function prefixed<T>(target: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof BpfError) err.message = `${target}: ${err.message}`;
-    throw err;
-  }
-}
-
 /**
  * Attaches a `raw_tp` (or writable `raw_tp.w`) program to raw tracepoint `name` (`sys_enter`,
  * `sched_switch`). A cookie needs Linux 6.10+.
@@ -33,7 +24,7 @@ export function attachRawTracepoint(program: BpfProgram, name: string, opts: Coo
   const progFd = loadedFd(program, 'attach');
   const target = `raw tracepoint ${name}`;
   const cookie = toU64(opts.cookie ?? 0n, 'cookie');
-  const fd = prefixed(target, () => rawTracepointOpen(name, progFd, cookie));
+  const fd = inContext(target, () => rawTracepointOpen(name, progFd, cookie));
   return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target, program);
 }
 
@@ -48,16 +39,16 @@ export function attachTracing(program: BpfProgram, opts: CookieOption = {}): Bpf
   const target = `${program.section.base}/${name}`;
   if (attachType === 'trace_raw_tp') {
     const cookie = toU64(opts.cookie ?? 0n, 'cookie');
-    const fd = prefixed(target, () => rawTracepointOpen(null, progFd, cookie));
+    const fd = inContext(target, () => rawTracepointOpen(null, progFd, cookie));
     return new BpfLink({ kind: 'link', type: 'raw_tracepoint', fd, perfFd: -1 }, target, program);
   }
   if (opts.cookie === undefined) {
-    const fd = prefixed(target, () => rawTracepointOpen(null, progFd));
+    const fd = inContext(target, () => rawTracepointOpen(null, progFd));
     return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target, program);
   }
   const cookie = toU64(opts.cookie, 'cookie');
   const type = attachType === undefined ? 0 : AttachTypes[attachType];
-  const fd = prefixed(target, () => linkCreate(progFd, 0, type, 0, { kind: 'tracing', cookie }));
+  const fd = inContext(target, () => linkCreate(progFd, 0, type, 0, { kind: 'tracing', cookie }));
   return new BpfLink({ kind: 'link', type: 'tracing', fd, perfFd: -1 }, target, program);
 }
 
@@ -112,7 +103,7 @@ export function attachFreplace(program: BpfProgram, targetProgFd?: number, targe
     targetFunc === undefined
       ? `freplace/${program.section.extras ?? ''}`
       : `freplace of '${targetFunc}' in program fd ${targetProgFd}`;
-  const fd = prefixed(target, () => {
+  const fd = inContext(target, () => {
     if (targetProgFd === undefined || targetFunc === undefined) return rawTracepointOpen(null, progFd);
     const targetBtfId = programFuncBtfId(targetProgFd, targetFunc);
     return linkCreate(progFd, targetProgFd, 0, 0, { kind: 'tracing', targetBtfId });

@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { BpfError } from '../../errors.js';
+import { BpfError, inContext } from '../../errors.js';
 import type { MapMemory } from '../map.js';
 import { mmapMap } from '../memory.js';
 import type { MapSpec } from '../spec.js';
@@ -159,12 +159,7 @@ function mapArray(spec: MapSpec, fd: number): MapMemory | undefined {
 
 /** Runs `step` and returns what it returns, naming the map in a BpfError it throws. */
 function named<T>(spec: MapSpec, what: string, step: () => T): T {
-  try {
-    return step();
-  } catch (err) {
-    if (err instanceof BpfError) err.message = `${what} map '${spec.name}': ${err.message}`;
-    throw err;
-  }
+  return inContext(`${what} map '${spec.name}'`, step);
 }
 
 function reusePin(spec: MapSpec, path: string): number {
