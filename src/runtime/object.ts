@@ -26,7 +26,6 @@ import { loadWithLog } from './load/programs.js';
 import {
   createStructOpsMap,
   findKernelStructOps,
-  openModuleBtf,
   planStructOps,
   type StructOpsPlan,
   type StructOpsSlot,
@@ -34,6 +33,7 @@ import {
   structOpsValue,
 } from './load/struct-ops.js';
 import { BpfMap } from './map.js';
+import { openModuleBtf } from './module-btf.js';
 import type { OpenOptions } from './options.js';
 import { type FeatureCache, newFeatureCache, sharedFeatureCache } from './probes.js';
 import { BpfProgram } from './program.js';

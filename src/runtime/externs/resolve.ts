@@ -6,15 +6,13 @@
  *
  * @module
  */
-import { readdirSync } from 'node:fs';
-import { KERNEL_BTF_DIR, loadKernelBtf, loadModuleBtf } from '../../btf/kernel.js';
+import { kernelModulesWithBtf, loadKernelBtf, loadModuleBtf } from '../../btf/kernel.js';
 import type { Btf, BtfType } from '../../btf/types.js';
 import type { ElfFile } from '../../elf/types.js';
 import { BpfError, OptionError } from '../../errors.js';
 import { typesCompatible } from '../core/compat.js';
-import { btfGetFdById } from '../sys/btf.js';
+import { openModuleBtf } from '../module-btf.js';
 import { closeFd } from '../sys/fd.js';
-import { btfGetNextId, btfInfo } from '../sys/info.js';
 import { collectExterns, type ExternSpec } from './collect.js';
 import { type KconfigLayout, kconfigLayout, parseKconfig, writeKconfigValue } from './kconfig.js';
 import {
@@ -248,7 +246,7 @@ class ModuleBtfs {
   }
 
   find(name: string, kind: 'func' | 'var'): KernelType | undefined {
-    this.#names ??= moduleNames();
+    this.#names ??= kernelModulesWithBtf();
     for (const module of this.#names) {
       const btf = loadModuleBtf(module);
       const t = btf.findAllByName(name, kind).find((x) => x.id >= btf.firstId);
@@ -266,37 +264,12 @@ class ModuleBtfs {
   #open(module: string): { fd: number; fdIndex: number } {
     const known = this.#opened.get(module);
     if (known !== undefined) return known;
-    for (let id = btfGetNextId(0); id !== undefined; id = btfGetNextId(id)) {
-      let fd: number;
-      try {
-        fd = btfGetFdById(id, this.#tokenFd);
-      } catch {
-        continue;
-      }
-      const info = btfInfo(fd);
-      if (info.kernelBtf && info.name === module) {
-        this.#fds.push(fd);
-        // Index 0 of fd_array means vmlinux to the verifier, so modules start at 1.
-        const entry = { fd, fdIndex: this.#array.length };
-        this.#array.push(fd);
-        this.#opened.set(module, entry);
-        return entry;
-      }
-      closeFd(fd);
-    }
-    throw new BpfError(`no BTF object of kernel module '${module}' found through BPF_BTF_GET_NEXT_ID`, {
-      code: 'ENOENT',
-      command: 'ksym',
-    });
-  }
-}
-
-function moduleNames(): string[] {
-  try {
-    return readdirSync(KERNEL_BTF_DIR)
-      .filter((n) => n !== 'vmlinux')
-      .sort();
-  } catch {
-    return [];
+    const fd = openModuleBtf(module, this.#tokenFd);
+    this.#fds.push(fd);
+    // Index 0 of fd_array means vmlinux to the verifier, so modules start at 1.
+    const entry = { fd, fdIndex: this.#array.length };
+    this.#array.push(fd);
+    this.#opened.set(module, entry);
+    return entry;
   }
 }

@@ -13,9 +13,6 @@ import type { Btf } from '../../btf/types.js';
 import { BpfError, FeatureMissingError } from '../../errors.js';
 import type { BpfMap } from '../map.js';
 import type { MapSpec, StructOpsSpec } from '../spec.js';
-import { btfGetFdById } from '../sys/btf.js';
-import { closeFd } from '../sys/fd.js';
-import { btfGetNextId, btfInfo } from '../sys/info.js';
 import { mapCreate } from '../sys/map.js';
 
 /** Prefix of the kernel's value type of a struct_ops: `struct bpf_struct_ops_<name>`. */
@@ -168,34 +165,6 @@ export function planStructOps(
     value.set(bytes, offset);
   }
   return { map, spec, kernel, btfObjFd, valueSize, value, slots };
-}
-
-/**
- * Opens the BTF object of kernel module `module` (walking BTF ids, with the token when there is one). The
- * caller owns the FD.
- */
-export function openModuleBtf(module: string, tokenFd: number): number {
-  for (let id = btfGetNextId(0); id !== undefined; id = btfGetNextId(id)) {
-    let fd: number;
-    try {
-      fd = btfGetFdById(id, tokenFd);
-    } catch {
-      // Freed meanwhile, or not ours to open: keep looking.
-      continue;
-    }
-    try {
-      const info = btfInfo(fd);
-      if (info.kernelBtf && info.name === module) return fd;
-    } catch (err) {
-      closeFd(fd);
-      throw err;
-    }
-    closeFd(fd);
-  }
-  throw new BpfError(`no BTF object of kernel module '${module}' found through BPF_BTF_GET_NEXT_ID`, {
-    code: 'ENOENT',
-    command: 'struct_ops',
-  });
 }
 
 /** What creating a struct_ops map needs from the object. */
