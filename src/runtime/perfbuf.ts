@@ -257,9 +257,9 @@ export class PerfBuffer<T = Uint8Array> implements Disposable, AsyncIterable<T> 
       if (this.#closed) return 0;
       const n = this.consume(onSample, onLost);
       if (n > 0) return n;
+      // Lost-sample records alone wake the wait but hand out no sample: wait again for what is left.
       const left = deadline - Date.now();
-      if (left <= 0) return 0;
-      await Promise.race([this.#waiter.wait(Math.min(left, WAIT_SLICE_MS)), this.#closing]);
+      if (left <= 0 || !(await this.wait(left === Number.POSITIVE_INFINITY ? -1 : left))) return 0;
     }
   }
 
