@@ -16,6 +16,7 @@ import { linkCreate } from '../src/runtime/sys/link.js';
 import { mapCreate, objPin } from '../src/runtime/sys/map.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
 import { countOpenFds, isRoot, requireKernel, tempBpffs } from './helpers/kernel.js';
+import { bpfCallsDuring } from './helpers/trace.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}.bpf.o`, import.meta.url).pathname;
 
@@ -33,9 +34,7 @@ function varOffset(obj: BpfObject, section: string, name: string): number {
 
 describe('open() is parse-only', () => {
   it('makes no bpf() call and reports programs and maps', () => {
-    let calls = 0;
-    const previous = setBpfTraceHook(() => calls++);
-    try {
+    const calls = bpfCallsDuring(() => {
       using obj = BpfObject.open(fixture('globals'));
       expect([...obj.programs.keys()]).toEqual(['copy_globals']);
       expect([...obj.maps.keys()].sort()).toEqual(
@@ -44,10 +43,8 @@ describe('open() is parse-only', () => {
       expect(obj.maps.get('.rodata')!.kernelName).toBe('globals.rodata');
       expect(obj.maps.get('.data.foo')!.kernelName).toBe('.data.foo');
       expect(obj.tokenFd).toBe(-1);
-    } finally {
-      setBpfTraceHook(previous);
-    }
-    expect(calls).toBe(0);
+    });
+    expect(calls.length).toBe(0);
   });
 });
 

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { type BpfError, OptionError } from '../src/errors.js';
 import { BpfMap } from '../src/runtime/map.js';
 import { BpfObject } from '../src/runtime/object.js';
-import { BpfCmd, setBpfTraceHook } from '../src/runtime/sys/bpf.js';
+import { BpfCmd } from '../src/runtime/sys/bpf.js';
 import { possibleCpuCount } from '../src/runtime/sys/cpus.js';
 import { closeFd } from '../src/runtime/sys/fd.js';
 import { objPin } from '../src/runtime/sys/map.js';
@@ -29,6 +29,7 @@ import { evSample, le32, mapOf, u32, u64 } from './helpers/maps.js';
 import { FIXTURES } from './helpers/objects.js';
 import { testScope } from './helpers/scope.js';
 import { thrown } from './helpers/thrown.js';
+import { bpfCallsDuring } from './helpers/trace.js';
 
 const canRun = requireKernel('bpf() as root', isRoot(), 'map tests need root');
 const hasBpftool = requireKernel('bpftool', commandExists('bpftool'), 'bpftool is not installed');
@@ -42,12 +43,7 @@ function bpftoolJson(...args: string[]): unknown {
 /** Counts the bpf() commands issued while `fn` runs. */
 function countCommands(fn: () => void): Map<number, number> {
   const counts = new Map<number, number>();
-  const previous = setBpfTraceHook((cmd) => counts.set(cmd, (counts.get(cmd) ?? 0) + 1));
-  try {
-    fn();
-  } finally {
-    setBpfTraceHook(previous);
-  }
+  for (const { cmd } of bpfCallsDuring(fn)) counts.set(cmd, (counts.get(cmd) ?? 0) + 1);
   return counts;
 }
 

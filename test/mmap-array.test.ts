@@ -10,12 +10,12 @@ import { BpfError, OptionError } from '../src/errors.js';
 import type { Codec } from '../src/runtime/codec.js';
 import type { BpfObject } from '../src/runtime/object.js';
 import { uint64Codec } from '../src/runtime/skeleton-support.js';
-import { setBpfTraceHook } from '../src/runtime/sys/bpf.js';
 import { progTestRun } from '../src/runtime/sys/prog.js';
 import { ArrayMap } from '../src/runtime/typed-maps.js';
 import { isRoot, requireKernel } from './helpers/kernel.js';
 import { le32, mapOf } from './helpers/maps.js';
 import { loadFixture } from './helpers/objects.js';
+import { bpfCallsDuring } from './helpers/trace.js';
 
 interface Cell {
   hits: number;
@@ -43,14 +43,7 @@ const cellCodec: Codec<Cell> = {
 
 /** The bpf() commands made while `run` runs. */
 function bpfCalls(run: () => void): number[] {
-  const cmds: number[] = [];
-  const previous = setBpfTraceHook((cmd) => void cmds.push(cmd));
-  try {
-    run();
-  } finally {
-    setBpfTraceHook(previous);
-  }
-  return cmds;
+  return bpfCallsDuring(run).map((c) => c.cmd);
 }
 
 function bss(obj: BpfObject, offset: number): bigint {

@@ -16,7 +16,7 @@ import { generateSkeleton } from '../src/gen/skeleton.js';
 import { attachStructOps, StructOpsLink } from '../src/runtime/attach/struct-ops.js';
 import { BpfObject } from '../src/runtime/object.js';
 import { MAP_CREATE_ATTR, PROG_LOAD_ATTR } from '../src/runtime/sys/attr.js';
-import { BpfCmd, setBpfTraceHook } from '../src/runtime/sys/bpf.js';
+import { BpfCmd } from '../src/runtime/sys/bpf.js';
 import { mapInfo, progInfo } from '../src/runtime/sys/info.js';
 import { MapTypes, ProgramTypes } from '../src/runtime/sys/kinds.js';
 import { addressOf } from '../src/runtime/sys/libc.js';
@@ -24,6 +24,7 @@ import { progTestRun } from '../src/runtime/sys/prog.js';
 import { commandExists, countOpenFds, isRoot, requireKernel } from './helpers/kernel.js';
 import { libbpfReference } from './helpers/libbpf-ref.js';
 import { thrown } from './helpers/thrown.js';
+import { bpfCallsDuring } from './helpers/trace.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const fixture = (name: string) => new URL(`./fixtures/${name}.bpf.o`, import.meta.url).pathname;
@@ -63,19 +64,9 @@ function tcpWith(cc: string): void {
 
 /** Captures the attrs of BPF_MAP_CREATE and BPF_PROG_LOAD calls made while `run` runs. */
 function capture(run: () => void): { maps: Buffer[]; progs: Buffer[] } {
-  const maps: Buffer[] = [];
-  const progs: Buffer[] = [];
-  const previous = setBpfTraceHook((cmd, attr, _size, result) => {
-    if (result < 0) return;
-    if (cmd === BpfCmd.MAP_CREATE) maps.push(Buffer.from(attr));
-    if (cmd === BpfCmd.PROG_LOAD) progs.push(Buffer.from(attr));
-  });
-  try {
-    run();
-  } finally {
-    setBpfTraceHook(previous);
-  }
-  return { maps, progs };
+  const ok = bpfCallsDuring(run).filter((c) => c.result >= 0);
+  const attrs = (cmd: number) => ok.filter((c) => c.cmd === cmd).map((c) => c.attr);
+  return { maps: attrs(BpfCmd.MAP_CREATE), progs: attrs(BpfCmd.PROG_LOAD) };
 }
 
 const u32 = (b: Buffer, f: { offset: number }) => b.readUInt32LE(f.offset);

@@ -96,6 +96,7 @@ import {
   skipUnlessKernel,
   tempBpffs,
 } from './helpers/kernel.js';
+import { bpfCallsDuring } from './helpers/trace.js';
 
 // ---- a tiny assembler for hand-written programs ----
 
@@ -381,9 +382,7 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
     });
 
     it('rejects bad input with typed errors before any syscall', () => {
-      const calls: number[] = [];
-      const previous = setBpfTraceHook((cmd) => calls.push(cmd));
-      try {
+      const calls = bpfCallsDuring(() => {
         expect(() =>
           mapCreate({ type: MapTypes.array, keySize: 4, valueSize: 4, maxEntries: 1, name: 'x'.repeat(16) }),
         ).toThrow(OptionError);
@@ -396,10 +395,8 @@ describe.runIf(canBpf)('syscall layer on the real kernel', () => {
           progLoad({ type: ProgramTypes.socket_filter, insns: new Uint8Array(5), license: 'GPL' }),
         ).toThrow(OptionError);
         expect(() => objPin(3, 'a\0b')).toThrow(OptionError);
-      } finally {
-        setBpfTraceHook(previous);
-      }
-      expect(calls).toEqual([]);
+      });
+      expect(calls.map((c) => c.cmd)).toEqual([]);
     });
 
     it('reports the command and errno when the kernel refuses', () => {
